@@ -1,0 +1,94 @@
+"""Request dependencies: the service, the caller's tenant, the write context."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from stocksync.api.errors import render_domain_error
+from stocksync.app.service import RequestMeta, Stocksync
+from stocksync.core.errors import InvalidInput, Unauthorized
+from stocksync.storage.ledger import WriteContext
+from stocksync.storage.tenants import KEY_PREFIX, tenant_for_key
+from stocksync.storage.uow import SqlUnitOfWork
+
+T = TypeVar("T")
+KEY_CACHE_SECONDS = 30.0
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def service(request: Request) -> Stocksync:
+    svc: Stocksync = request.app.state.service
+    return svc
+
+
+class KeyCache:
+    """API key hash → tenant, so the hot path does not read the keys table every call."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[str, float]] = {}
+
+    def tenant(self, svc: Stocksync, api_key: str) -> str | None:
+        hit = self._known.get(api_key)
+        now = time.monotonic()
+        if hit and hit[1] > now:
+            return hit[0]
+        with svc.engine.connect() as conn:
+            tenant_id = tenant_for_key(conn, api_key)
+        if tenant_id is not None:
+            self._known[api_key] = (tenant_id, now + KEY_CACHE_SECONDS)
+        return tenant_id
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    tenant_id: str
+    actor: str
+
+
+def caller(request: Request, svc: Annotated[Stocksync, Depends(service)],
+           authorization: Annotated[str | None, Header()] = None) -> Caller:
+    if not authorization:
+        raise Unauthorized("missing Authorization: Bearer <api key>")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token.startswith(KEY_PREFIX):
+        raise Unauthorized("the Authorization header must be 'Bearer <api key>'")
+    cache: KeyCache = request.app.state.key_cache
+    tenant_id = cache.tenant(svc, token)
+    if tenant_id is None:
+        raise Unauthorized("unknown API key")
+    return Caller(tenant_id, "key:" + token[:10])
+
+
+Svc = Annotated[Stocksync, Depends(service)]
+Who = Annotated[Caller, Depends(caller)]
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+def write(request: Request, svc: Stocksync, who: Caller, idempotency_key: str | None,
+          body: BaseModel | None, action: Callable[[SqlUnitOfWork, WriteContext], T],
+          render: Callable[[T], tuple[int, Any]]) -> Response:
+    """Run a write with idempotency and return the (original, on a retry) response."""
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+        raise InvalidInput("Idempotency-Key must be 1 to 255 characters",
+                           field="Idempotency-Key")
+    canonical = body.model_dump_json().encode() if body is not None else b""
+    meta = RequestMeta(
+        source="api", actor=who.actor, idempotency_key=idempotency_key,
+        fingerprint=RequestMeta.fingerprint_of(request.method, request.url.path, canonical),
+        correlation_id=request.headers.get("X-Correlation-Id") or uuid.uuid4().hex,
+    )
+    outcome = svc.execute(who.tenant_id, meta, action, render, render_domain_error)
+    headers = {"X-Correlation-Id": meta.correlation_id or ""}
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(outcome.body, status_code=outcome.status, headers=headers,
+                    media_type="application/json")

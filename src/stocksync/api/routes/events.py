@@ -1,0 +1,80 @@
+"""The tenant's log: pages after a position, and a live SSE stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from stocksync.api.deps import Svc, Who
+from stocksync.api.schemas import EventOut, EventPage
+from stocksync.app.service import EVENTS, Stocksync
+from stocksync.storage.events import LoggedEvent
+from stocksync.storage.tenants import log_head
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+STREAM_BATCH = 500
+HEARTBEAT_SECONDS = 15.0
+
+
+def event_out(e: LoggedEvent) -> EventOut:
+    return EventOut(sequence=e.sequence, event_id=e.event_id, type=e.type, sku=e.sku,
+                    location=e.location, quantity=e.quantity, on_hand_after=e.on_hand_after,
+                    reserved_after=e.reserved_after, version=e.version, data=e.data,
+                    source=e.source, actor=e.actor, idempotency_key=e.idempotency_key,
+                    correlation_id=e.correlation_id, occurred_at=e.occurred_at,
+                    recorded_at=e.recorded_at)
+
+
+def _page(svc: Stocksync, tenant_id: str, after: int, limit: int, sku: str | None,
+          types: list[str]) -> EventPage:
+    with svc.uow(tenant_id, write=False) as uow:
+        head = log_head(uow.conn, tenant_id)
+        events = uow.log.page(after, limit, sku=sku, types=types)
+    last = events[-1].sequence if events else None
+    return EventPage(events=[event_out(e) for e in events],
+                     next_after=last if last is not None else after, head=head)
+
+
+@router.get("", response_model=EventPage)
+def list_events(svc: Svc, who: Who, after: Annotated[int, Query(ge=0)] = 0,
+                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                sku: str | None = None,
+                type: Annotated[list[str] | None, Query()] = None) -> EventPage:
+    """Events with position > `after`, in log order. Positions are gap-free and only ever
+    appended, so reading "after N" again later never misses one."""
+    return _page(svc, who.tenant_id, after, limit, sku, type or [])
+
+
+@router.get("/stream")
+async def stream_events(request: Request, svc: Svc, who: Who,
+                        after: Annotated[int, Query(ge=0)] = 0) -> StreamingResponse:
+    """Server-sent events: each ledger event as `id: <sequence>` / `data: <json>`."""
+    start = int(request.headers.get("Last-Event-ID", after) or after)
+
+    async def frames() -> AsyncIterator[str]:
+        cursor = start
+        bell = svc.bus.subscribe(EVENTS)
+        try:
+            yield ": connected\n\n"
+            while not await request.is_disconnected():
+                page = await anyio.to_thread.run_sync(
+                    _page, svc, who.tenant_id, cursor, STREAM_BATCH, None, [])
+                for e in page.events:
+                    yield f"id: {e.sequence}\nevent: {e.type}\ndata: {e.model_dump_json()}\n\n"
+                cursor = page.next_after
+                if len(page.events) < STREAM_BATCH:
+                    bell.clear()
+                    rang = await anyio.to_thread.run_sync(bell.wait, HEARTBEAT_SECONDS)
+                    if not rang:
+                        yield ": heartbeat\n\n"
+        finally:
+            svc.bus.unsubscribe(EVENTS, bell)
+
+    return StreamingResponse(frames(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store"})
+
+

@@ -1,0 +1,88 @@
+"""Reservations: hold, commit, release; expiry is the expirer worker's job."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+
+from stocksync.api.deps import IdemKey, Svc, Who, write
+from stocksync.api.schemas import ReservationIn, ReservationOut
+from stocksync.app import handlers as h
+from stocksync.core.errors import NotFound
+from stocksync.core.reservations import ReservationKind, ReservationStatus
+from stocksync.storage.ledger import Applied, WriteContext
+from stocksync.storage.reservations import ReservationRecord
+from stocksync.storage.uow import SqlUnitOfWork
+
+router = APIRouter(prefix="/v1/reservations", tags=["reservations"])
+ReservationId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def reservation_out(record: ReservationRecord, now: datetime) -> ReservationOut:
+    res = record.reservation
+    status = res.status
+    if status is ReservationStatus.ACTIVE and now >= res.expires_at:
+        status = ReservationStatus.EXPIRED  # reads never count a hold past its expiry
+    return ReservationOut(id=res.id, sku=res.sku, location=res.location,
+                          quantity=res.quantity, kind=record.kind.value, status=status.value,
+                          reference=record.reference, expires_at=res.expires_at,
+                          created_at=record.created_at, resolved_at=record.resolved_at)
+
+
+@router.post("", status_code=201, response_model=ReservationOut)
+def create_reservation(request: Request, body: ReservationIn, svc: Svc, who: Who,
+                       idempotency_key: IdemKey = None) -> Response:
+    kind = ReservationKind(body.kind)
+    req = h.NewReservation(
+        sku=body.sku, quantity=body.quantity, location=body.location, kind=kind,
+        ttl=timedelta(seconds=body.ttl_seconds) if body.ttl_seconds else None,
+        reference=body.reference,
+    )
+
+    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> tuple[ReservationRecord, Applied]:
+        return h.reserve(uow, ctx, req, svc.default_ttl(kind))
+
+    def render(result: tuple[ReservationRecord, Applied]) -> tuple[int, Any]:
+        record, _ = result
+        return 201, reservation_out(record, record.created_at).model_dump(mode="json")
+
+    return write(request, svc, who, idempotency_key, body, action, render)
+
+
+@router.get("/{reservation_id}", response_model=ReservationOut)
+def get_reservation(reservation_id: ReservationId, svc: Svc, who: Who) -> ReservationOut:
+    with svc.uow(who.tenant_id, write=False) as uow:
+        record = uow.reservations.get(reservation_id)
+    if record is None:
+        raise NotFound(f"no reservation {reservation_id}", reservation_id=reservation_id)
+    return reservation_out(record, svc.clock())
+
+
+def _resolve(request: Request, reservation_id: str, to: ReservationStatus, svc: Svc,
+             who: Who, key: str | None) -> Response:
+    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> tuple[ReservationRecord, datetime]:
+        record, _ = h.resolve_reservation(uow, ctx, reservation_id, to)
+        return record, ctx.now
+
+    def render(result: tuple[ReservationRecord, datetime]) -> tuple[int, Any]:
+        return 200, reservation_out(*result).model_dump(mode="json")
+
+    return write(request, svc, who, key, None, action, render)
+
+
+@router.post("/{reservation_id}/commit", response_model=ReservationOut)
+def commit_reservation(request: Request, reservation_id: ReservationId, svc: Svc, who: Who,
+                       idempotency_key: IdemKey = None) -> Response:
+    """The held units leave stock (a paid or shipped sale). Repeating it changes nothing."""
+    return _resolve(request, reservation_id, ReservationStatus.COMMITTED, svc, who,
+                    idempotency_key)
+
+
+@router.post("/{reservation_id}/release", response_model=ReservationOut)
+def release_reservation(request: Request, reservation_id: ReservationId, svc: Svc, who: Who,
+                        idempotency_key: IdemKey = None) -> Response:
+    return _resolve(request, reservation_id, ReservationStatus.RELEASED, svc, who,
+                    idempotency_key)

@@ -1,0 +1,116 @@
+"""Movements and stock reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from stocksync.api.deps import IdemKey, Svc, Who, write
+from stocksync.api.routes.catalog import SkuPath
+from stocksync.api.schemas import LevelOut, MovementIn, StockListOut, StockOut
+from stocksync.app import handlers as h
+from stocksync.core.errors import InvalidInput, UnknownSku
+from stocksync.core.ledger import Level
+from stocksync.storage.ledger import WriteContext
+from stocksync.storage.tenants import log_head
+from stocksync.storage.uow import SqlUnitOfWork
+
+router = APIRouter(prefix="/v1", tags=["stock"])
+MAX_SKUS_PER_READ = 200
+
+
+@router.post("/movements", status_code=201)
+def record_movement(request: Request, body: MovementIn, svc: Svc, who: Who,
+                    idempotency_key: IdemKey = None) -> Response:
+    """Receive, adjust (signed), count (absolute), sale or transfer (both legs atomic)."""
+    movement = h.Movement(
+        type=body.type, sku=body.sku, location=body.location, quantity=body.quantity,
+        to_location=body.to_location, reason=body.reason, occurred_at=body.occurred_at,
+        expected_version=body.expected_version,
+    )
+
+    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> h.MovementResult:
+        return h.record_movement(uow, ctx, movement)
+
+    def render(result: h.MovementResult) -> tuple[int, Any]:
+        return 201, {
+            "events": [{"event_id": a.event_id, "type": a.event.type.value, "sku": a.event.sku,
+                        "location": a.event.location, "quantity": a.event.quantity}
+                       for a in result.applied],
+            "levels": [{"sku": a.event.sku, "location": a.event.location,
+                        "on_hand": a.on_hand, "reserved": a.reserved,
+                        "available": (a.on_hand or 0) - (a.reserved or 0),
+                        "version": a.version} for a in result.applied],
+        }
+
+    return write(request, svc, who, idempotency_key, body, action, render)
+
+
+def _stock(sku: str, deleted: bool, levels: list[Level], seq: int, at: datetime) -> StockOut:
+    return StockOut(
+        sku=sku, deleted=deleted,
+        on_hand=sum(lv.on_hand for lv in levels),
+        reserved=sum(lv.reserved for lv in levels),
+        available=sum(max(lv.available, 0) for lv in levels),
+        locations=[LevelOut.of(lv) for lv in levels], as_of_sequence=seq, as_of=at,
+    )
+
+
+def _read(svc: Svc, who: Who, skus: list[str], as_of_sequence: int | None,
+          as_of: datetime | None) -> StockListOut:
+    if as_of is not None and as_of.tzinfo is None:
+        raise InvalidInput("as_of needs a time zone, e.g. 2026-01-01T10:00:00Z", field="as_of")
+    now = svc.clock()
+    with svc.uow(who.tenant_id, write=False) as uow:
+        head = log_head(uow.conn, who.tenant_id)
+        if as_of_sequence is not None and as_of_sequence > head:
+            raise InvalidInput(f"as_of_sequence {as_of_sequence} is beyond the log head {head}",
+                               field="as_of_sequence", head=head)
+        found, unknown = [], []
+        historical = as_of_sequence is not None or as_of is not None
+        current = {} if historical else _group(uow.ledger.levels(skus, now))
+        for sku in dict.fromkeys(skus):
+            item = uow.catalog.item(sku)
+            if item is None:
+                unknown.append(sku)
+                continue
+            levels = (h.levels_as_of(uow, sku, sequence=as_of_sequence, until=as_of)
+                      if historical else current.get(sku, []))
+            found.append(_stock(sku, item.is_deleted, levels,
+                                as_of_sequence if as_of_sequence is not None else head,
+                                as_of or now))
+    return StockListOut(items=found, unknown=unknown,
+                        as_of_sequence=as_of_sequence if as_of_sequence is not None else head,
+                        as_of=as_of or now)
+
+
+def _group(levels: list[Level]) -> dict[str, list[Level]]:
+    grouped: dict[str, list[Level]] = {}
+    for level in levels:
+        grouped.setdefault(level.sku, []).append(level)
+    return grouped
+
+
+@router.get("/stock", response_model=StockListOut)
+def read_stock_many(svc: Svc, who: Who,
+                    sku: Annotated[list[str], Query(min_length=1,
+                                                    max_length=MAX_SKUS_PER_READ)],
+                    as_of_sequence: Annotated[int | None, Query(ge=0)] = None,
+                    as_of: datetime | None = None) -> StockListOut:
+    """Availability of several SKUs in one snapshot. `as_of_sequence` / `as_of` replay the
+    ledger to that log position / time; otherwise the answer is live and reports the log
+    position it is at least as fresh as."""
+    return _read(svc, who, sku, as_of_sequence, as_of)
+
+
+@router.get("/stock/{sku:path}", response_model=StockOut)
+def read_stock(sku: SkuPath, svc: Svc, who: Who,
+               as_of_sequence: Annotated[int | None, Query(ge=0)] = None,
+               as_of: datetime | None = None) -> StockOut:
+    result = _read(svc, who, [sku], as_of_sequence, as_of)
+    if not result.items:
+        raise UnknownSku(f"no item with SKU {sku}", sku=sku)
+    return result.items[0]

@@ -1,0 +1,211 @@
+"""Command handlers: each runs inside an open unit of work and returns what it did.
+
+The core decides (pure), storage applies with its own guard. When the guard refuses what
+the core allowed, a concurrent writer got there first: we re-read and report the fresh state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from stocksync.core import commands as c
+from stocksync.core import ledger as core
+from stocksync.core import reservations as holds
+from stocksync.core.catalog import Item
+from stocksync.core.errors import (
+    InsufficientStock,
+    ItemDeleted,
+    NotFound,
+    StaleUpdate,
+    UnknownLocation,
+    UnknownSku,
+)
+from stocksync.core.events import Event
+from stocksync.core.ledger import Level
+from stocksync.core.reservations import Reservation, ReservationKind, ReservationStatus
+from stocksync.storage.ledger import Applied, WriteContext
+from stocksync.storage.reservations import ReservationRecord
+from stocksync.storage.uow import SqlUnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    type: str  # receive | adjust | count | sale | transfer
+    sku: str
+    location: str
+    quantity: int
+    to_location: str | None = None
+    reason: str | None = None
+    occurred_at: datetime | None = None
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MovementResult:
+    applied: list[Applied]
+
+
+class StaleWithConflict(StaleUpdate):
+    """A stale count: the service records `conflict` in its own transaction, then raises."""
+
+    def __init__(self, error: StaleUpdate, conflict: Event) -> None:
+        super().__init__(error.message, **error.details)
+        self.conflict = conflict
+
+
+def require_item(uow: SqlUnitOfWork, sku: str, *, for_sale: bool = False) -> Item:
+    item = uow.catalog.item(sku)
+    if item is None:
+        raise UnknownSku(f"no item with SKU {sku}", sku=sku)
+    if for_sale and item.is_deleted:
+        raise ItemDeleted(f"item {sku} is deleted; restore it before selling it", sku=sku)
+    return item
+
+
+def require_location(uow: SqlUnitOfWork, code: str, field: str = "location") -> None:
+    if uow.catalog.location(code) is None:
+        raise UnknownLocation(f"no location with code {code}", location=code, field=field)
+
+
+def _refused(uow: SqlUnitOfWork, sku: str, location: str, quantity: int,
+             now: datetime) -> InsufficientStock:
+    fresh = uow.ledger.level(sku, location, now)
+    return InsufficientStock(sku, location, quantity, fresh.available)
+
+
+def record_movement(uow: SqlUnitOfWork, ctx: WriteContext, m: Movement) -> MovementResult:
+    require_item(uow, m.sku, for_sale=m.type == "sale")
+    require_location(uow, m.location)
+    if m.type == "transfer":
+        return _transfer(uow, ctx, m)
+    level = uow.ledger.level(m.sku, m.location, ctx.now)
+    cmd: c.LevelCommand
+    match m.type:
+        case "receive":
+            cmd = c.Receive(m.quantity)
+        case "adjust":
+            cmd = c.Adjust(m.quantity, m.reason)
+        case "count":
+            cmd = c.Count(m.quantity, m.occurred_at or ctx.now, m.expected_version)
+        case "sale":
+            cmd = c.Sell(m.quantity)
+        case _:
+            raise ValueError(m.type)
+    try:
+        events = core.decide(level, cmd)
+    except StaleUpdate as exc:
+        raise StaleWithConflict(exc, core.conflict(level, exc, "stock.counted")) from exc
+    if m.type in ("receive", "adjust", "count"):
+        uow.ledger.ensure_level(m.sku, m.location, ctx.now)
+    expected = m.expected_version if m.type == "count" else None
+    applied = uow.ledger.append(events[0], ctx, expected_version=expected)
+    if applied is None:
+        if m.type == "count":  # a newer count or version won the race since we read
+            fresh = uow.ledger.level(m.sku, m.location, ctx.now)
+            try:
+                core.decide(fresh, cmd)
+            except StaleUpdate as exc:
+                raise StaleWithConflict(exc, core.conflict(fresh, exc, "stock.counted")) from exc
+        raise _refused(uow, m.sku, m.location, abs(m.quantity), ctx.now)
+    return MovementResult([applied])
+
+
+def _transfer(uow: SqlUnitOfWork, ctx: WriteContext, m: Movement) -> MovementResult:
+    if not m.to_location:
+        raise NotFound("a transfer needs to_location", field="to_location")
+    require_location(uow, m.to_location, "to_location")
+    source = uow.ledger.level(m.sku, m.location, ctx.now)
+    target = uow.ledger.level(m.sku, m.to_location, ctx.now)
+    out_leg, in_leg = core.transfer(source, target, c.Transfer(m.quantity))
+    uow.ledger.ensure_level(m.sku, m.to_location, ctx.now)
+    # Change the two levels in location order so two opposite transfers cannot deadlock.
+    legs = sorted([out_leg, in_leg], key=lambda e: e.location or "")
+    applied: list[Applied] = []
+    for leg in legs:
+        done = uow.ledger.append(leg, ctx)
+        if done is None:
+            raise _refused(uow, m.sku, m.location, m.quantity, ctx.now)
+        applied.append(done)
+    return MovementResult(applied)
+
+
+@dataclass(frozen=True, slots=True)
+class NewReservation:
+    sku: str
+    quantity: int
+    location: str | None = None
+    kind: ReservationKind = ReservationKind.CART
+    ttl: timedelta | None = None
+    reference: str | None = None
+
+
+def reserve(uow: SqlUnitOfWork, ctx: WriteContext, req: NewReservation,
+            default_ttl: timedelta) -> tuple[ReservationRecord, Applied]:
+    require_item(uow, req.sku, for_sale=True)
+    if req.location is not None:
+        require_location(uow, req.location)
+        candidates = [uow.ledger.level(req.sku, req.location, ctx.now)]
+    else:
+        candidates = holds.pick_locations(
+            req.sku, uow.ledger.levels([req.sku], ctx.now), req.quantity)
+    reservation_id = str(uuid.uuid4())
+    ttl = req.ttl or default_ttl
+    last_refusal: InsufficientStock | None = None
+    for level in candidates:
+        cmd = c.Reserve(reservation_id, req.quantity, ttl)
+        events = holds.reserve(level, cmd, ctx.now)
+        res = Reservation(reservation_id, req.sku, level.location, req.quantity,
+                          ReservationStatus.ACTIVE, ctx.now + ttl)
+        uow.reservations.add(res, req.kind, req.reference, ctx.now)
+        applied = uow.ledger.append(events[0], ctx)
+        if applied is not None:
+            record = uow.reservations.get(reservation_id)
+            assert record is not None
+            return record, applied
+        # Lost a race for this location: undo the row and try the next one.
+        uow.reservations.delete(reservation_id)
+        last_refusal = _refused(uow, req.sku, level.location, req.quantity, ctx.now)
+    assert last_refusal is not None
+    raise last_refusal
+
+
+def resolve_reservation(uow: SqlUnitOfWork, ctx: WriteContext, reservation_id: str,
+                        to: ReservationStatus) -> tuple[ReservationRecord, Applied | None]:
+    """Commit, release or expire a hold. Repeating a transition that already happened
+    returns the reservation unchanged (no second effect)."""
+    record = uow.reservations.get(reservation_id)
+    if record is None:
+        raise NotFound(f"no reservation {reservation_id}", reservation_id=reservation_id)
+    res = record.reservation
+    if res.status is to:
+        return record, None
+    decide = {ReservationStatus.COMMITTED: holds.commit, ReservationStatus.RELEASED:
+              holds.release, ReservationStatus.EXPIRED: holds.expire}[to]
+    events = decide(res, ctx.now)
+    if not uow.reservations.transition(reservation_id, to, ctx.now):
+        fresh = uow.reservations.get(reservation_id)
+        assert fresh is not None
+        decide(fresh.reservation, ctx.now)  # raises ReservationNotActive
+        raise AssertionError("transition lost without a reason")  # pragma: no cover
+    applied = uow.ledger.append(events[0], ctx)
+    if applied is None:  # pragma: no cover - reserved always covers an active hold
+        raise AssertionError(f"reserved went negative for {res.sku}@{res.location}")
+    updated = uow.reservations.get(reservation_id)
+    assert updated is not None
+    return updated, applied
+
+
+def levels_as_of(uow: SqlUnitOfWork, sku: str, *, sequence: int | None,
+                 until: datetime | None) -> list[Level]:
+    """Historical levels by replaying the SKU's events up to a position or a time."""
+    levels: dict[str, Level] = {}
+    for logged in uow.log.for_sku(sku, up_to_sequence=sequence, recorded_until=until):
+        if logged.location is None:
+            continue
+        event = logged.as_core()
+        current = levels.get(logged.location, Level(sku, logged.location))
+        levels[logged.location] = core.apply(current, event)
+    return [levels[k] for k in sorted(levels)]
+

@@ -1,0 +1,168 @@
+"""Stocksync: the application service the API, CLI and workers call.
+
+It owns transactions, idempotency and the retry after expiring due holds; the decisions
+themselves live in app/handlers.py and core/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy import Engine
+
+from stocksync.app import handlers as h
+from stocksync.bus.memory import MemoryBus
+from stocksync.config import Settings
+from stocksync.core.clock import Clock
+from stocksync.core.errors import DomainError, IdempotencyKeyReused, InsufficientStock
+from stocksync.core.reservations import ReservationKind, ReservationStatus
+from stocksync.storage.ledger import WriteContext
+from stocksync.storage.reservations import due_reservations
+from stocksync.storage.uow import SqlUnitOfWork
+
+T = TypeVar("T")
+OUTBOX = "outbox"  # rung after a write commits: the sequencer wakes
+EVENTS = "events"  # rung after the sequencer published: consumers wake
+Rendered = tuple[int, object]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMeta:
+    """Where a write comes from, and its Idempotency-Key with a fingerprint of the request."""
+
+    source: str = "api"
+    actor: str | None = None
+    idempotency_key: str | None = None
+    fingerprint: str = ""
+    correlation_id: str | None = None
+
+    @staticmethod
+    def fingerprint_of(method: str, path: str, body: bytes) -> str:
+        return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: int
+    body: str
+    replayed: bool = False
+
+
+class Stocksync:
+    def __init__(self, engine: Engine, settings: Settings, clock: Clock,
+                 bus: MemoryBus | None = None) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.bus = bus or MemoryBus()
+
+    # ---- plumbing ----------------------------------------------------------------------
+
+    def uow(self, tenant_id: str, *, write: bool = True) -> SqlUnitOfWork:
+        ring = (lambda: self.bus.ring(OUTBOX)) if write else None
+        return SqlUnitOfWork(self.engine, tenant_id, write=write, on_commit=ring)
+
+    def default_ttl(self, kind: ReservationKind) -> timedelta:
+        seconds = (self.settings.cart_ttl_seconds if kind is ReservationKind.CART
+                   else self.settings.checkout_ttl_seconds)
+        return timedelta(seconds=seconds)
+
+    def execute(self, tenant_id: str, meta: RequestMeta,
+                action: Callable[[SqlUnitOfWork, WriteContext], T],
+                render: Callable[[T], Rendered],
+                render_error: Callable[[DomainError], Rendered]) -> Outcome:
+        """Run `action` in one transaction, exactly once per Idempotency-Key.
+
+        The key is claimed in the same transaction as the effect and completed with the
+        response before commit, so a retry sees either nothing or the finished answer.
+        Domain refusals are stored for the key too (in their own transaction, since the
+        effect's transaction rolled back), so a retry gets the same answer."""
+        key = meta.idempotency_key
+        retried = False
+        while True:
+            ctx = WriteContext(tenant_id=tenant_id, now=self.clock(), source=meta.source,
+                               actor=meta.actor, idempotency_key=key,
+                               correlation_id=meta.correlation_id)
+            try:
+                with self.uow(tenant_id) as uow:
+                    if key is not None:
+                        stored = uow.idempotency.claim(key, meta.fingerprint, ctx.now)
+                        if stored is not None:
+                            return self._replay(key, meta, stored.fingerprint,
+                                                stored.status_code, stored.body)
+                    status, body = render(action(uow, ctx))
+                    text = json.dumps(body, default=str)
+                    if key is not None:
+                        uow.idempotency.complete(key, status, text)
+                    uow.commit()
+                    return Outcome(status, text)
+            except IdempotencyKeyReused:
+                raise
+            except h.StaleWithConflict as exc:
+                self._record_conflict(tenant_id, ctx, exc)
+                error: DomainError = exc
+            except InsufficientStock as exc:
+                sku = str(exc.details.get("sku"))
+                if not retried and self.expire_due(tenant_id=tenant_id, sku=sku):
+                    retried = True  # holds past their expiry were still counted: retry once
+                    continue
+                error = exc
+            except DomainError as exc:
+                error = exc
+            return self._store_refusal(tenant_id, meta, ctx.now, *render_error(error))
+
+    def _replay(self, key: str, meta: RequestMeta, fingerprint: str,
+                status: int | None, body: str | None) -> Outcome:
+        if fingerprint != meta.fingerprint:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used with a different request",
+                idempotency_key=key)
+        assert status is not None and body is not None
+        return Outcome(status, body, replayed=True)
+
+    def _store_refusal(self, tenant_id: str, meta: RequestMeta, now: datetime,
+                       status: int, body: object) -> Outcome:
+        text = json.dumps(body, default=str)
+        key = meta.idempotency_key
+        if key is None:
+            return Outcome(status, text)
+        with self.uow(tenant_id) as uow:
+            stored = uow.idempotency.claim(key, meta.fingerprint, now)
+            if stored is not None:  # a concurrent retry finished first: its answer stands
+                return self._replay(key, meta, stored.fingerprint, stored.status_code,
+                                    stored.body)
+            uow.idempotency.complete(key, status, text)
+            uow.commit()
+        return Outcome(status, text)
+
+    def _record_conflict(self, tenant_id: str, ctx: WriteContext,
+                         exc: h.StaleWithConflict) -> None:
+        with self.uow(tenant_id) as uow:
+            uow.ledger.append(exc.conflict, ctx)
+            uow.commit()
+
+    # ---- the expirer -------------------------------------------------------------------
+
+    def expire_due(self, *, limit: int = 500, tenant_id: str | None = None,
+                   sku: str | None = None) -> int:
+        """Turn holds past their expiry into `stock.expired` events; returns how many."""
+        now = self.clock()
+        with self.engine.connect() as conn:
+            due = due_reservations(conn, now, limit, tenant_id=tenant_id, sku=sku)
+        expired = 0
+        for record in due:
+            with self.uow(record.tenant_id) as uow:
+                ctx = WriteContext(tenant_id=record.tenant_id, now=now, source="expirer")
+                try:
+                    h.resolve_reservation(uow, ctx, record.reservation.id,
+                                          ReservationStatus.EXPIRED)
+                except DomainError:
+                    continue  # committed or released meanwhile: nothing to give back
+                uow.commit()
+                expired += 1
+        return expired

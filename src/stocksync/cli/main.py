@@ -1,0 +1,142 @@
+"""The `stocksync` command line."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stocksync.config import Settings, SettingsError
+
+app = typer.Typer(help="stocksync: one ledger of stock, pushed to every sales channel.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+tenants_app = typer.Typer(help="Manage tenants (merchants) and their API keys.",
+                          no_args_is_help=True)
+app.add_typer(tenants_app, name="tenants")
+console = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[str | None, typer.Option("--database-url", envvar="STOCKSYNC_DATABASE_URL",
+                                              help="SQLAlchemy URL (default sqlite file)")]
+
+
+def settings(database_url: str | None = None, **overrides: object) -> Settings:
+    try:
+        return Settings.from_env(database_url=database_url, **overrides)
+    except SettingsError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def serve(
+    database_url: DbOption = None,
+    host: Annotated[str | None, typer.Option(help="listen address")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="create a demo tenant with stock")] = False,
+) -> None:
+    """Run the HTTP API and the workers in one process (SQLite by default)."""
+    import uvicorn
+
+    from stocksync.api.app import create_app
+    from stocksync.app.demo import seed_demo
+    from stocksync.bootstrap import build_service
+
+    cfg = settings(database_url, host=host, port=port)
+    svc = build_service(cfg)
+    if demo:
+        seeded = seed_demo(svc)
+        base = f"http://{cfg.host}:{cfg.port}"
+        if seeded.api_key:
+            console.print(f"[green]demo tenant ready[/green]: {seeded.items} items at "
+                          "WH_MAIN and NYC_01")
+            console.print(f"API key (shown once): [bold]{seeded.api_key}[/bold]")
+            print(f"try:  curl -s -H 'Authorization: Bearer {seeded.api_key}' "
+                  f"{base}/v1/stock/TEE-BLA-M", flush=True)
+        else:
+            console.print("demo tenant already exists (its key was printed when it was "
+                          "created; `stocksync tenants create NAME` makes a new tenant)")
+    uvicorn.run(create_app(cfg, svc), host=cfg.host, port=cfg.port,
+                log_level=cfg.log_level, access_log=False)
+
+
+@app.command()
+def demo(database_url: DbOption = None,
+         port: Annotated[int | None, typer.Option(help="listen port")] = None) -> None:
+    """Same as `serve --demo`."""
+    serve(database_url=database_url, host=None, port=port, demo=True)
+
+
+@app.command()
+def worker(database_url: DbOption = None) -> None:
+    """Run only the workers (sequencer, expirer): for extra processes on PostgreSQL."""
+    from stocksync.bootstrap import build_service
+    from stocksync.workers import start_workers
+
+    svc = build_service(settings(database_url))
+    loops = start_workers(svc)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    console.print(f"workers running on {svc.engine.dialect.name}; Ctrl-C to stop")
+    with contextlib.suppress(KeyboardInterrupt):
+        done.wait()
+    for loop in loops:
+        loop.stop()
+
+
+@app.command()
+def migrate(database_url: DbOption = None) -> None:
+    """Apply database migrations (serve does this at start too)."""
+    from stocksync.storage.engine import make_engine
+    from stocksync.storage.migrate import upgrade
+
+    cfg = settings(database_url)
+    upgrade(make_engine(cfg))
+    console.print("[green]database is at the latest schema[/green]")
+
+
+@tenants_app.command("create")
+def tenants_create(name: Annotated[str, typer.Argument(help="merchant name")],
+                   database_url: DbOption = None) -> None:
+    """Create a tenant and print its API key (shown once, stored only as a hash)."""
+    from stocksync.bootstrap import build_service
+    from stocksync.storage.tenants import create_tenant
+
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        err.print("[red]error:[/red] NAME must be 1 to 200 characters")
+        raise typer.Exit(2)
+    svc = build_service(settings(database_url))
+    with svc.engine.begin() as conn:
+        tenant = create_tenant(conn, name, svc.clock())
+    console.print(f"tenant [bold]{tenant.name}[/bold] id={tenant.id}")
+    console.print("API key (store it now, it is not shown again):")
+    print(tenant.api_key)
+
+
+@app.command()
+def verify(database_url: DbOption = None,
+           tenant: Annotated[str | None, typer.Option(help="only this tenant id")] = None) -> None:
+    """Replay the ledger and compare with stored levels; exit 1 on any difference."""
+    from stocksync.app.verify import verify as run_verify
+    from stocksync.bootstrap import build_service
+
+    svc = build_service(settings(database_url))
+    with console.status("replaying the ledger…"):
+        report = run_verify(svc.engine, tenant)
+    table = Table(title="verify")
+    for col in ("tenants", "levels", "events", "mismatches"):
+        table.add_column(col, justify="right")
+    table.add_row(str(report.tenants), str(report.levels), str(report.events),
+                  str(len(report.mismatches)))
+    console.print(table)
+    for mismatch in report.mismatches[:50]:
+        err.print(f"[red]mismatch[/red] {mismatch.describe()}")
+    if not report.ok:
+        raise typer.Exit(1)
+    console.print("[green]ledger and levels agree[/green]")

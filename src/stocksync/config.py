@@ -1,0 +1,60 @@
+"""One Settings object, built once in the entrypoint from STOCKSYNC_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, Field, ValidationError
+
+ENV_PREFIX = "STOCKSYNC_"
+
+
+class SettingsError(ValueError):
+    pass
+
+
+class Settings(BaseModel):
+    """Every knob of the service. Each field is read from `STOCKSYNC_<FIELD NAME IN CAPS>`."""
+
+    database_url: str = Field("sqlite:///./stocksync.db",
+                              description="SQLAlchemy URL: sqlite:///file.db or "
+                                          "postgresql+psycopg://user@host/db")
+    database_schema: str | None = Field(None, description="PostgreSQL schema (search_path) "
+                                                          "to keep stocksync's tables in")
+    db_pool_size: int = Field(20, ge=1, description="connections kept per process (PostgreSQL)")
+    host: str = Field("127.0.0.1", description="address `serve` listens on")
+    port: int = Field(8000, ge=1, le=65535, description="port `serve` listens on")
+    cart_ttl_seconds: int = Field(300, ge=1, description="default hold for a cart reservation")
+    checkout_ttl_seconds: int = Field(1800, ge=1, description="default hold for a checkout")
+    expiry_interval_seconds: float = Field(0.2, gt=0, description="how often due "
+                                           "reservations are expired (worst-case delay)")
+    sequencer_sweep_seconds: float = Field(0.5, gt=0, description="safety-net sweep of the "
+                                           "outbox when no commit wakes the sequencer")
+    idempotency_ttl_hours: int = Field(48, ge=24, description="how long Idempotency-Key "
+                                       "results are kept")
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="larger request bodies get 413")
+    log_level: str = Field("info", description="debug, info, warning or error")
+    run_workers: bool = Field(True, description="run the sequencer and expirer inside `serve`")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for name in cls.model_fields:
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is not None and raw != "":
+                values[name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{ENV_PREFIX}{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise SettingsError(f"invalid settings: {problems}") from exc
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

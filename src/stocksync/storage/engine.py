@@ -1,0 +1,65 @@
+"""Engines for SQLite (embedded default) and PostgreSQL (scale store)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+from stocksync.config import Settings
+
+WRITE = {"stocksync_write": True}
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def make_engine(settings: Settings) -> Engine:
+    if settings.is_sqlite:
+        return _sqlite_engine(settings.database_url)
+    return _postgres_engine(settings)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        pool_size=16,
+        max_overflow=48,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" hook below decide how each transaction starts.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A write transaction takes SQLite's write lock up front (BEGIN IMMEDIATE): a deferred
+        # one that reads first and then writes can fail with SQLITE_BUSY instead of waiting.
+        # Reads stay deferred so they never wait for writers (WAL snapshot).
+        immediate = conn.get_execution_options().get("stocksync_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _postgres_engine(settings: Settings) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if settings.database_schema:
+        if not _SCHEMA.match(settings.database_schema):
+            raise ValueError(f"invalid schema name {settings.database_schema!r}")
+        connect_args["options"] = f"-c search_path={settings.database_schema}"
+    return create_engine(
+        settings.database_url,
+        connect_args=connect_args,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size * 2,
+        pool_pre_ping=True,
+    )

@@ -1,0 +1,94 @@
+"""Reading the sequenced log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Select, select
+
+from stocksync.core.events import Event, EventType
+from stocksync.storage.tables import events, outbox
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    sequence: int | None
+    event_id: str
+    type: str
+    sku: str | None
+    location: str | None
+    quantity: int
+    on_hand_after: int | None
+    reserved_after: int | None
+    version: int | None
+    data: dict[str, object]
+    source: str
+    actor: str | None
+    idempotency_key: str | None
+    correlation_id: str | None
+    occurred_at: datetime
+    recorded_at: datetime
+
+    def as_core(self) -> Event:
+        data = {k: v for k, v in self.data.items() if isinstance(v, str | int | float | bool)}
+        return Event(EventType(self.type), self.sku or "", self.location, self.quantity, data)
+
+
+def _logged(row: object, sequence: int | None) -> LoggedEvent:
+    r = row._mapping  # type: ignore[attr-defined]
+    return LoggedEvent(
+        sequence=sequence, event_id=r["event_id"], type=r["type"], sku=r["sku"],
+        location=r["location"], quantity=int(r["quantity"]), on_hand_after=r["on_hand_after"],
+        reserved_after=r["reserved_after"], version=r["version"], data=dict(r["data"] or {}),
+        source=r["source"], actor=r["actor"], idempotency_key=r["idempotency_key"],
+        correlation_id=r["correlation_id"], occurred_at=r["occurred_at"],
+        recorded_at=r["recorded_at"],
+    )
+
+
+class SqlEventLog:
+    def __init__(self, conn: Connection, tenant_id: str) -> None:
+        self.conn = conn
+        self.tenant_id = tenant_id
+
+    def _query(self) -> Select[tuple[object, ...]]:
+        return select(events).where(events.c.tenant_id == self.tenant_id)
+
+    def page(self, after: int, limit: int, *, sku: str | None = None,
+             types: Sequence[str] = ()) -> list[LoggedEvent]:
+        query = self._query().where(events.c.sequence > after)
+        if sku is not None:
+            query = query.where(events.c.sku == sku)
+        if types:
+            query = query.where(events.c.type.in_(list(types)))
+        rows = self.conn.execute(query.order_by(events.c.sequence).limit(limit))
+        return [_logged(r, int(r.sequence)) for r in rows]
+
+    def for_sku(self, sku: str, *, up_to_sequence: int | None = None,
+                recorded_until: datetime | None = None) -> list[LoggedEvent]:
+        query = self._query().where(events.c.sku == sku)
+        if up_to_sequence is not None:
+            query = query.where(events.c.sequence <= up_to_sequence)
+        if recorded_until is not None:
+            query = query.where(events.c.recorded_at <= recorded_until)
+        rows = self.conn.execute(query.order_by(events.c.sequence))
+        return [_logged(r, int(r.sequence)) for r in rows]
+
+    def by_ids(self, event_ids: Sequence[str]) -> list[LoggedEvent]:
+        rows = self.conn.execute(self._query().where(events.c.event_id.in_(list(event_ids)))
+                                 .order_by(events.c.sequence))
+        return [_logged(r, int(r.sequence)) for r in rows]
+
+    def replay_stream(self, batch: int = 5000) -> Iterator[LoggedEvent]:
+        """Every event of the tenant, sequenced ones in log order, then the outbox (not yet
+        sequenced) in write order: together, everything the stored levels reflect."""
+        after = 0
+        while page := self.page(after, batch):
+            yield from page
+            after = page[-1].sequence or after
+        rows = self.conn.execute(select(outbox).where(outbox.c.tenant_id == self.tenant_id)
+                                 .order_by(outbox.c.id))
+        for row in rows:
+            yield _logged(row, None)

@@ -1,0 +1,195 @@
+"""SQLAlchemy Core tables. Every row carries its tenant; every key starts with it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Always aware UTC in Python; timestamptz on PostgreSQL, naive UTC text on SQLite
+    (so that SQLite compares them correctly as strings)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY.
+Serial = BigInteger().with_variant(Integer, "sqlite")
+
+tenants = Table(
+    "tenants", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("log_head", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+items = Table(
+    "items", metadata,
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("title", String(500)),
+    Column("description", Text),
+    Column("brand", String(200)),
+    Column("gender", String(50)),
+    Column("material", String(200)),
+    Column("garment_type", String(200)),
+    Column("size", String(50)),
+    Column("colour", String(100)),
+    Column("attributes", JSON, nullable=False),
+    Column("barcodes", JSON, nullable=False),
+    Column("images", JSON, nullable=False),
+    Column("price", Numeric(14, 4)),
+    Column("compare_at_price", Numeric(14, 4)),
+    Column("currency", String(3)),
+    Column("deleted_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+item_barcodes = Table(
+    "item_barcodes", metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("barcode", String(32), primary_key=True),
+    Column("sku", String(64), nullable=False),
+)
+
+locations = Table(
+    "locations", metadata,
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), primary_key=True),
+    Column("code", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+stock_levels = Table(
+    "stock_levels", metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("location", String(32), primary_key=True),
+    Column("on_hand", BigInteger, nullable=False),
+    Column("reserved", BigInteger, nullable=False),
+    Column("pending", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("last_counted_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+reservations = Table(
+    "reservations", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(32), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("location", String(32), nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reference", String(200)),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime),
+    Index("ix_reservations_status_expires_at", "status", "expires_at"),
+    Index("ix_reservations_level_status", "tenant_id", "sku", "location", "status"),
+)
+
+
+def _event_columns() -> list[Column[Any]]:
+    return [
+        Column("event_id", String(36), nullable=False),
+        Column("tenant_id", String(32), nullable=False),
+        Column("type", String(40), nullable=False),
+        Column("sku", String(64)),
+        Column("location", String(32)),
+        Column("quantity", BigInteger, nullable=False),
+        Column("on_hand_after", BigInteger),
+        Column("reserved_after", BigInteger),
+        Column("version", BigInteger),
+        Column("data", JSON, nullable=False),
+        Column("source", String(100), nullable=False),
+        Column("actor", String(100)),
+        Column("idempotency_key", String(255)),
+        Column("correlation_id", String(64)),
+        Column("occurred_at", UtcDateTime, nullable=False),
+        Column("recorded_at", UtcDateTime, nullable=False),
+    ]
+
+
+# Writers append here in their own transaction; the sequencer moves committed rows to
+# `events` and gives them their tenant position in commit order (see storage/sequencer.py).
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    *_event_columns(),
+)
+
+events = Table(
+    "events", metadata,
+    Column("sequence", BigInteger, nullable=False, autoincrement=False),
+    *_event_columns(),
+    PrimaryKeyConstraint("tenant_id", "sequence"),
+    UniqueConstraint("event_id"),
+    Index("ix_events_tenant_sku_sequence", "tenant_id", "sku", "sequence"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status_code", Integer),
+    Column("body", Text),
+    Column("created_at", UtcDateTime, nullable=False, index=True),
+)

@@ -1,0 +1,65 @@
+"""SqlUnitOfWork: one database transaction with every repository bound to one tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine, RootTransaction
+
+from stocksync.storage.catalog import SqlCatalog
+from stocksync.storage.engine import WRITE
+from stocksync.storage.events import SqlEventLog
+from stocksync.storage.idempotency import SqlIdempotency
+from stocksync.storage.ledger import SqlLedger
+from stocksync.storage.reservations import SqlReservations
+
+
+class SqlUnitOfWork:
+    conn: Connection
+    ledger: SqlLedger
+    reservations: SqlReservations
+    catalog: SqlCatalog
+    idempotency: SqlIdempotency
+    log: SqlEventLog
+
+    def __init__(self, engine: Engine, tenant_id: str, *, write: bool = True,
+                 on_commit: Callable[[], None] | None = None) -> None:
+        self.engine = engine
+        self.tenant_id = tenant_id
+        self.write = write
+        self.on_commit = on_commit
+        self._tx: RootTransaction | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        conn = self.engine.connect()
+        if self.write:
+            conn = conn.execution_options(**WRITE)
+        self.conn = conn
+        self._tx = conn.begin()
+        t = self.tenant_id
+        self.ledger = SqlLedger(conn, t)
+        self.reservations = SqlReservations(conn, t)
+        self.catalog = SqlCatalog(conn, t)
+        self.idempotency = SqlIdempotency(conn, t)
+        self.log = SqlEventLog(conn, t)
+        return self
+
+    def commit(self) -> None:
+        assert self._tx is not None
+        self._tx.commit()
+        self._tx = None
+        if self.on_commit is not None:
+            self.on_commit()
+
+    def rollback(self) -> None:
+        if self._tx is not None and self._tx.is_active:
+            self._tx.rollback()
+        self._tx = None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            self.rollback()
+        finally:
+            self.conn.close()

@@ -1,0 +1,26 @@
+"""Workers that run beside the API (in `serve`) or alone (`stocksync worker`)."""
+
+from __future__ import annotations
+
+from stocksync.app.service import EVENTS, OUTBOX, Stocksync
+from stocksync.storage.sequencer import sequence_pending
+from stocksync.workers.loops import Loop
+
+
+def start_workers(svc: Stocksync) -> list[Loop]:
+    settings = svc.settings
+
+    def sequence() -> bool:
+        done = sequence_pending(svc.engine)
+        if done.count:
+            svc.bus.ring(EVENTS)
+        return done.count > 0
+
+    def expire() -> bool:
+        return svc.expire_due() > 0
+
+    return [
+        Loop("sequencer", sequence, settings.sequencer_sweep_seconds,
+             svc.bus.subscribe(OUTBOX)).start(),
+        Loop("expirer", expire, settings.expiry_interval_seconds).start(),
+    ]
