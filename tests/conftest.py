@@ -60,13 +60,27 @@ def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sett
     if request.param == "sqlite":
         yield Settings(database_url=f"sqlite:///{tmp_path / 'stocksync.db'}", run_workers=False)
         return
+    yield from postgres_settings()
+
+
+@pytest.fixture
+def pg_svc() -> Iterator[Stocksync]:
+    """A service on its own PostgreSQL schema, for PostgreSQL-only behaviour."""
+    for settings in postgres_settings():
+        service = build_service(settings)
+        yield service
+        service.engine.dispose()
+
+
+def postgres_settings() -> Iterator[Settings]:
     require_postgres()
     schema = f"t_{uuid.uuid4().hex[:16]}"
     admin = sa.create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
     try:
-        yield Settings(database_url=PG_URL, database_schema=schema, run_workers=False)
+        yield Settings(database_url=PG_URL, database_schema=schema, run_workers=False,
+                       db_pool_size=8)
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
@@ -169,3 +183,12 @@ def seed(client: httpx.Client, skus: dict[str, dict[str, int]]) -> None:
 def settle(svc: Stocksync) -> None:
     """Sequence everything written so far (the sequencer worker does this within ms)."""
     drain(svc.engine)
+
+
+@pytest.fixture
+def svc_without_workers_client(svc: Stocksync, tenant: Tenant) -> Iterator[httpx.Client]:
+    """A live server whose sequencer and expirer are off, to see what reads do alone."""
+    with LiveServer(svc, workers=False) as live, httpx.Client(
+            base_url=live.url, headers=tenant.headers, timeout=30) as c:
+        c.app_svc = svc  # type: ignore[attr-defined]
+        yield c

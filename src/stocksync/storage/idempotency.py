@@ -29,12 +29,14 @@ class SqlIdempotency:
         """Claim `key` for this transaction. Returns None when claimed, or the row another
         request already stored. On PostgreSQL a concurrent claim of the same key waits here
         until the first transaction ends, so only one of them ever runs the command."""
+        # RETURNING, not rowcount: psycopg does not report a row count for ON CONFLICT.
         claimed = self.conn.execute(
             self._insert(idempotency_keys)
             .values(tenant_id=self.tenant_id, key=key, fingerprint=fingerprint, created_at=now)
             .on_conflict_do_nothing()
-        ).rowcount
-        if claimed == 1:
+            .returning(idempotency_keys.c.key)
+        ).first()
+        if claimed is not None:
             return None
         row = self.conn.execute(
             select(idempotency_keys.c.fingerprint, idempotency_keys.c.status_code,
