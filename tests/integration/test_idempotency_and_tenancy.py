@@ -87,3 +87,20 @@ def test_tenant_b_can_neither_read_nor_change_tenant_a(server: LiveServer,
         client.get("/v1/stock/SKU-A").json()["reserved"] == 1
     assert client.get(f"/v1/reservations/{res['id']}").json()["status"] == "active"
     assert {loc["name"] for loc in client.get("/v1/locations").json()} == {"WH", "A's"}
+
+
+def test_keys_older_than_the_retention_are_purged_and_younger_ones_kept(
+        server: LiveServer, client: httpx.Client) -> None:
+    from datetime import timedelta
+
+    from stocksync.app.service import Stocksync
+
+    client.put("/v1/locations/WH", json={"name": "WH"}, headers={"Idempotency-Key": "old"})
+    svc = server.svc
+    hours = svc.settings.idempotency_ttl_hours
+    assert hours >= 24
+    later = Stocksync(svc.engine, svc.settings, lambda: svc.clock() + timedelta(hours=hours - 1))
+    assert later.purge_idempotency_keys() == 0
+    much_later = Stocksync(svc.engine, svc.settings,
+                           lambda: svc.clock() + timedelta(hours=hours + 1))
+    assert much_later.purge_idempotency_keys() == 1

@@ -21,6 +21,8 @@ from stocksync.config import Settings
 from stocksync.core.clock import Clock
 from stocksync.core.errors import DomainError, IdempotencyKeyReused, InsufficientStock
 from stocksync.core.reservations import ReservationKind, ReservationStatus
+from stocksync.storage.engine import WRITE
+from stocksync.storage.idempotency import purge_idempotency_keys
 from stocksync.storage.ledger import WriteContext
 from stocksync.storage.reservations import due_reservations
 from stocksync.storage.uow import SqlUnitOfWork
@@ -147,6 +149,12 @@ class Stocksync:
             uow.commit()
 
     # ---- the expirer -------------------------------------------------------------------
+
+    def purge_idempotency_keys(self) -> int:
+        """Forget Idempotency-Key answers older than the configured retention."""
+        cutoff = self.clock() - timedelta(hours=self.settings.idempotency_ttl_hours)
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            return purge_idempotency_keys(conn, cutoff)
 
     def expire_due(self, *, limit: int = 500, tenant_id: str | None = None,
                    sku: str | None = None) -> int:

@@ -6,6 +6,8 @@ from stocksync.app.service import EVENTS, OUTBOX, Stocksync
 from stocksync.storage.sequencer import sequence_pending
 from stocksync.workers.loops import Loop
 
+PURGE_INTERVAL_SECONDS = 600.0
+
 
 def start_workers(svc: Stocksync) -> list[Loop]:
     settings = svc.settings
@@ -19,8 +21,13 @@ def start_workers(svc: Stocksync) -> list[Loop]:
     def expire() -> bool:
         return svc.expire_due() > 0
 
+    def purge() -> bool:
+        svc.purge_idempotency_keys()
+        return False
+
     return [
         Loop("sequencer", sequence, settings.sequencer_sweep_seconds,
              svc.bus.subscribe(OUTBOX)).start(),
         Loop("expirer", expire, settings.expiry_interval_seconds).start(),
+        Loop("idempotency-purge", purge, PURGE_INTERVAL_SECONDS).start(),
     ]

@@ -18,6 +18,7 @@ from stocksync.storage.tenants import log_head
 router = APIRouter(prefix="/v1/events", tags=["events"])
 STREAM_BATCH = 500
 HEARTBEAT_SECONDS = 15.0
+WAIT_SLICE_SECONDS = 0.5
 
 
 def event_out(e: LoggedEvent) -> EventOut:
@@ -57,6 +58,7 @@ async def stream_events(request: Request, svc: Svc, who: Who,
 
     async def frames() -> AsyncIterator[str]:
         cursor = start
+        idle = 0.0
         bell = svc.bus.subscribe(EVENTS)
         try:
             yield ": connected\n\n"
@@ -68,8 +70,11 @@ async def stream_events(request: Request, svc: Svc, who: Who,
                 cursor = page.next_after
                 if len(page.events) < STREAM_BATCH:
                     bell.clear()
-                    rang = await anyio.to_thread.run_sync(bell.wait, HEARTBEAT_SECONDS)
-                    if not rang:
+                    # Wait in short slices so a closed connection is noticed within a second.
+                    rang = await anyio.to_thread.run_sync(bell.wait, WAIT_SLICE_SECONDS)
+                    idle = 0.0 if rang else idle + WAIT_SLICE_SECONDS
+                    if idle >= HEARTBEAT_SECONDS:
+                        idle = 0.0
                         yield ": heartbeat\n\n"
         finally:
             svc.bus.unsubscribe(EVENTS, bell)
