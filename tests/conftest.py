@@ -19,6 +19,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 import uvicorn
+from cryptography.fernet import Fernet
 
 from stocksync.api.app import create_app
 from stocksync.app.service import Stocksync
@@ -29,6 +30,7 @@ from stocksync.storage.tenants import create_tenant
 
 PG_URL = os.environ.get("STOCKSYNC_TEST_PG_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+TEST_SECRET = Fernet.generate_key().decode()
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _pg_ok: list[bool] = []
 
@@ -58,7 +60,8 @@ def require_postgres() -> None:
 def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """Settings for a fresh, empty database of each kind."""
     if request.param == "sqlite":
-        yield Settings(database_url=f"sqlite:///{tmp_path / 'stocksync.db'}", run_workers=False)
+        yield Settings(database_url=f"sqlite:///{tmp_path / 'stocksync.db'}", run_workers=False,
+                       secret_key=TEST_SECRET)
         return
     yield from postgres_settings()
 
@@ -80,7 +83,7 @@ def postgres_settings() -> Iterator[Settings]:
         conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
     try:
         yield Settings(database_url=PG_URL, database_schema=schema, run_workers=False,
-                       db_pool_size=8)
+                       db_pool_size=8, secret_key=TEST_SECRET)
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))

@@ -35,6 +35,10 @@ class Settings(BaseModel):
                                        "results are kept")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="larger request bodies get 413")
     log_level: str = Field("info", description="debug, info, warning or error")
+    secret_key: str | None = Field(None, description="Fernet key that encrypts channel "
+                                   "credentials; if unset, kept in secret_key_file")
+    secret_key_file: str = Field("stocksync.key", description="where the generated key is "
+                                 "kept when secret_key is unset (created once, mode 0600)")
     run_workers: bool = Field(True, description="run the sequencer and expirer inside `serve`")
 
     @classmethod

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from stocksync import __version__
 from stocksync.api import errors
 from stocksync.api.deps import KeyCache
 from stocksync.api.limits import BodySizeLimit
-from stocksync.api.routes import catalog, events, health, reservations, stock
+from stocksync.api.routes import catalog, channels, events, health, reservations, stock
 from stocksync.app.service import Stocksync
 from stocksync.bootstrap import build_service
 from stocksync.config import Settings
 from stocksync.workers import start_workers
+from stocksync.workers.channels import ChannelSupervisor
 
 # Sync route handlers run in a thread pool; the default 40 threads would cap concurrency
 # below the database pool under load.
@@ -33,9 +37,16 @@ def create_app(settings: Settings | None = None, service: Stocksync | None = Non
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         loops = start_workers(svc) if run_workers else []
+        channel_task = None
+        if run_workers and svc.box is not None:
+            channel_task = asyncio.create_task(ChannelSupervisor(svc, svc.box).run())
         try:
             yield
         finally:
+            if channel_task is not None:
+                channel_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await channel_task
             for loop in loops:
                 loop.stop()
 
@@ -44,7 +55,12 @@ def create_app(settings: Settings | None = None, service: Stocksync | None = Non
     app.state.service = svc
     app.state.key_cache = KeyCache()
     errors.install(app)
-    for module in (health, catalog, stock, reservations, events):
+    for module in (health, catalog, stock, reservations, events, channels):
         app.include_router(module.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -21,6 +21,7 @@ from stocksync.config import Settings
 from stocksync.core.clock import Clock
 from stocksync.core.errors import DomainError, IdempotencyKeyReused, InsufficientStock
 from stocksync.core.reservations import ReservationKind, ReservationStatus
+from stocksync.storage.credentials import CredentialBox
 from stocksync.storage.engine import WRITE
 from stocksync.storage.idempotency import purge_idempotency_keys
 from stocksync.storage.ledger import WriteContext
@@ -57,11 +58,12 @@ class Outcome:
 
 class Stocksync:
     def __init__(self, engine: Engine, settings: Settings, clock: Clock,
-                 bus: MemoryBus | None = None) -> None:
+                 bus: MemoryBus | None = None, box: CredentialBox | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.clock = clock
         self.bus = bus or MemoryBus()
+        self.box = box
 
     # ---- plumbing ----------------------------------------------------------------------
 

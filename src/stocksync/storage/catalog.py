@@ -50,6 +50,11 @@ class SqlCatalog:
                               | func.lower(func.coalesce(items.c.title, "")).like(like))
         return [_item(r) for r in self.conn.execute(stmt.order_by(items.c.sku).limit(limit))]
 
+    def deleted_skus(self, skus: list[str]) -> set[str]:
+        return set(self.conn.execute(select(items.c.sku).where(
+            items.c.tenant_id == self.tenant_id, items.c.sku.in_(skus),
+            items.c.deleted_at.isnot(None))).scalars())
+
     def sku_for_barcode(self, barcode: str) -> str | None:
         return self.conn.execute(select(item_barcodes.c.sku).where(
             item_barcodes.c.tenant_id == self.tenant_id,

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -192,4 +193,44 @@ idempotency_keys = Table(
     Column("status_code", Integer),
     Column("body", Text),
     Column("created_at", UtcDateTime, nullable=False, index=True),
+)
+
+channels = Table(
+    "channels", metadata,
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), primary_key=True),
+    Column("code", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("settings", JSON, nullable=False),  # non-secret connection settings (URLs, ids)
+    Column("credentials", Text),  # Fernet token of a JSON object; never returned by the API
+    Column("rules", JSON, nullable=False),
+    Column("cursor", BigInteger, nullable=False),  # last log position projected
+    Column("lease_owner", String(64)),  # which worker process runs this channel now
+    Column("lease_until", UtcDateTime),
+    Column("last_push_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("last_error_at", UtcDateTime),
+    Column("failing_since", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# One row per (channel, SKU): what the channel should show (wanted) and what it last
+# acknowledged (pushed). The pusher works on rows where they differ.
+channel_skus = Table(
+    "channel_skus", metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("channel", String(64), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("external_ids", JSON, nullable=False),
+    Column("wanted", BigInteger),
+    Column("wanted_sequence", BigInteger),
+    Column("pending_since", UtcDateTime),  # recorded_at of the oldest change not yet pushed
+    Column("pushed", BigInteger),
+    Column("pushed_at", UtcDateTime),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime),
+    Column("parked_reason", Text),  # a rejection: not retried until the row changes
+    Index("ix_channel_skus_pending", "tenant_id", "channel", "pending_since"),
 )

@@ -1,0 +1,289 @@
+"""Channels: where stock is sold, with their rules, credentials (write-only) and status."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import anyio
+import httpx
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field, model_validator
+
+from stocksync.api.deps import IdemKey, Svc, Who, write
+from stocksync.api.schemas import LocationCode, Strict
+from stocksync.app.pusher import MAPPING_FIELD
+from stocksync.channels import registry
+from stocksync.core.channel_rules import ChannelRules, ExternalChanges
+from stocksync.core.channels import CODE_PATTERN, Channel, ChannelKind
+from stocksync.core.errors import InvalidInput, NotFound
+from stocksync.storage.channels import SqlChannels, rules_to_json
+from stocksync.storage.ledger import WriteContext
+from stocksync.storage.tenants import log_head
+from stocksync.storage.uow import SqlUnitOfWork
+
+router = APIRouter(prefix="/v1/channels", tags=["channels"])
+Code = Annotated[str, Path(pattern=CODE_PATTERN)]
+Pattern = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class RulesIn(Strict):
+    safety_buffer: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    allocation_percent: Annotated[int, Field(ge=0, le=100)] = 100
+    max_quantity: Annotated[int | None, Field(ge=0)] = None
+    include: Annotated[list[Pattern], Field(max_length=100)] = Field(default_factory=list)
+    exclude: Annotated[list[Pattern], Field(max_length=100)] = Field(default_factory=list)
+    external_changes: Literal["accept", "overwrite"] = "overwrite"
+
+
+class ChannelIn(Strict):
+    code: Annotated[str, Field(pattern=CODE_PATTERN)]
+    kind: Literal["shopify", "generic_http"]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    locations: Annotated[list[LocationCode], Field(min_length=1, max_length=100)]
+    settings: dict[Annotated[str, Field(max_length=64)],
+                   Annotated[str, Field(max_length=2000)]] = Field(default_factory=dict)
+    credentials: dict[Annotated[str, Field(max_length=64)],
+                      Annotated[str, Field(max_length=4000)]] = Field(default_factory=dict)
+    rules: RulesIn = Field(default_factory=RulesIn)
+    enabled: bool = True
+
+
+class ChannelPatch(Strict):
+    name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    locations: Annotated[list[LocationCode] | None, Field(min_length=1, max_length=100)] = None
+    settings: dict[str, str] | None = None
+    credentials: dict[str, str] | None = None
+    rules: RulesIn | None = None
+    enabled: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ChannelPatch:
+        if not self.model_fields_set:
+            raise ValueError("nothing to change")
+        return self
+
+
+class ChannelStatusOut(BaseModel):
+    cursor: int
+    head: int
+    lag_seconds: float
+    pending: int
+    parked: int
+    oldest_unpushed_at: datetime | None
+    last_push_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    failing_since: datetime | None
+
+
+class ChannelOut(BaseModel):
+    code: str
+    kind: str
+    name: str
+    enabled: bool
+    locations: list[str]
+    settings: dict[str, str]
+    rules: dict[str, Any]
+    has_credentials: bool
+    status: ChannelStatusOut | None = None
+
+
+def _rules(locations: list[str], rules: RulesIn) -> ChannelRules:
+    for pattern in rules.include + rules.exclude:
+        if re.search(r"[^A-Za-z0-9._\-/*?\[\]!]", pattern):
+            raise InvalidInput(f"SKU pattern {pattern!r} has characters no SKU can contain",
+                               field="rules")
+    return ChannelRules(locations=tuple(dict.fromkeys(locations)),
+                        safety_buffer=rules.safety_buffer,
+                        allocation_percent=rules.allocation_percent,
+                        max_quantity=rules.max_quantity, include=tuple(rules.include),
+                        exclude=tuple(rules.exclude),
+                        external_changes=ExternalChanges(rules.external_changes))
+
+
+def _out(uow: SqlUnitOfWork, channel: Channel, now: datetime, *,
+         with_status: bool) -> ChannelOut:
+    repo = SqlChannels(uow.conn, channel.tenant_id)
+    rules = rules_to_json(channel.rules)
+    locations = rules.pop("locations")
+    status = None
+    if with_status:
+        s = repo.status(channel.code, channel.cursor)
+        lag = (now - s.oldest_unprojected_at).total_seconds() if s.oldest_unprojected_at else 0
+        status = ChannelStatusOut(
+            cursor=s.cursor, head=log_head(uow.conn, channel.tenant_id),
+            lag_seconds=max(lag, 0.0), pending=s.pending, parked=s.parked,
+            oldest_unpushed_at=s.oldest_unpushed_at, last_push_at=s.last_push_at,
+            last_error=s.last_error, last_error_at=s.last_error_at,
+            failing_since=s.failing_since)
+    return ChannelOut(code=channel.code, kind=channel.kind.value, name=channel.name,
+                      enabled=channel.enabled, locations=locations, settings=channel.settings,
+                      rules=rules, status=status,
+                      has_credentials=repo.sealed_credentials(channel.code) is not None)
+
+
+def _check_locations(uow: SqlUnitOfWork, locations: list[str]) -> None:
+    for code in locations:
+        if uow.catalog.location(code) is None:
+            raise InvalidInput(f"no location with code {code}", field="locations",
+                               location=code)
+
+
+def _require(repo: SqlChannels, code: str) -> Channel:
+    channel = repo.get(code)
+    if channel is None:
+        raise NotFound(f"no channel {code}", channel=code)
+    return channel
+
+
+@router.post("", status_code=201, response_model=ChannelOut)
+def create_channel(request: Request, body: ChannelIn, svc: Svc, who: Who,
+                   idempotency_key: IdemKey = None) -> Response:
+    kind = ChannelKind(body.kind)
+    registry.check(kind, body.settings, body.credentials, creating=True)
+    assert svc.box is not None
+    channel = Channel(tenant_id=who.tenant_id, code=body.code, kind=kind, name=body.name,
+                      rules=_rules(body.locations, body.rules), settings=body.settings,
+                      enabled=body.enabled)
+
+    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> ChannelOut:
+        repo = SqlChannels(uow.conn, who.tenant_id)
+        if repo.get(body.code) is not None:
+            raise InvalidInput(f"channel {body.code} already exists", field="code")
+        _check_locations(uow, body.locations)
+        # cursor 0: the first projection walks the whole log, so the channel starts in sync.
+        repo.add(channel, svc.box.seal(body.credentials) if body.credentials else None, 0,
+                 ctx.now)
+        return _out(uow, channel, ctx.now, with_status=False)
+
+    return write(request, svc, who, idempotency_key, body, action,
+                 lambda out: (201, out.model_dump(mode="json")))
+
+
+@router.get("", response_model=list[ChannelOut])
+def list_channels(svc: Svc, who: Who) -> list[ChannelOut]:
+    now = svc.clock()
+    with svc.uow(who.tenant_id, write=False) as uow:
+        return [_out(uow, c, now, with_status=True)
+                for c in SqlChannels(uow.conn, who.tenant_id).list()]
+
+
+@router.get("/{code}", response_model=ChannelOut)
+def get_channel(code: Code, svc: Svc, who: Who) -> ChannelOut:
+    """The channel with its cursor, lag (now minus the oldest event not yet projected),
+    pending and parked SKUs, last push and last error."""
+    now = svc.clock()
+    with svc.uow(who.tenant_id, write=False) as uow:
+        channel = _require(SqlChannels(uow.conn, who.tenant_id), code)
+        return _out(uow, channel, now, with_status=True)
+
+
+@router.patch("/{code}", response_model=ChannelOut)
+def change_channel(request: Request, code: Code, body: ChannelPatch, svc: Svc, who: Who,
+                   idempotency_key: IdemKey = None) -> Response:
+    assert svc.box is not None
+
+    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> ChannelOut:
+        repo = SqlChannels(uow.conn, who.tenant_id)
+        current = _require(repo, code)
+        locations = body.locations or list(current.rules.locations)
+        _check_locations(uow, locations)
+        rules = _rules(locations, body.rules) if body.rules else \
+            _rules(locations, RulesIn(**{k: v for k, v in rules_to_json(current.rules).items()
+                                         if k != "locations"}))
+        settings = body.settings if body.settings is not None else current.settings
+        registry.check(current.kind, settings, body.credentials, creating=False)
+        changed = Channel(tenant_id=who.tenant_id, code=code, kind=current.kind,
+                          name=body.name or current.name, rules=rules, settings=settings,
+                          enabled=current.enabled if body.enabled is None else body.enabled)
+        repo.change(changed, svc.box.seal(body.credentials) if body.credentials else None,
+                    ctx.now)
+        if rules != current.rules:
+            repo.advance(code, 0)  # new rules: recompute every SKU from the whole log
+        return _out(uow, changed, ctx.now, with_status=False)
+
+    return write(request, svc, who, idempotency_key, body, action,
+                 lambda out: (200, out.model_dump(mode="json")))
+
+
+@router.delete("/{code}", status_code=204)
+def delete_channel(request: Request, code: Code, svc: Svc, who: Who,
+                   idempotency_key: IdemKey = None) -> Response:
+    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> None:
+        repo = SqlChannels(uow.conn, who.tenant_id)
+        _require(repo, code)
+        repo.remove(code)
+
+    response = write(request, svc, who, idempotency_key, None, action,
+                     lambda _: (204, None))
+    if response.status_code == 204:
+        return Response(status_code=204)
+    return response
+
+
+class SkuMappingIn(Strict):
+    external_ids: dict[Annotated[str, Field(max_length=64)],
+                       Annotated[str, Field(min_length=1, max_length=200)]]
+
+
+@router.get("/{code}/skus")
+def list_channel_skus(code: Code, svc: Svc, who: Who, after: str | None = None,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+    """Per SKU: the channel's own ids, the quantity it should show and the one it has."""
+    with svc.uow(who.tenant_id, write=False) as uow:
+        repo = SqlChannels(uow.conn, who.tenant_id)
+        _require(repo, code)
+        rows = repo.page(code, after, limit)
+    return [{"sku": r.sku, "external_ids": r.external_ids, "wanted": r.wanted,
+             "pushed": r.pushed, "pending_since": r.pending_since, "parked": r.parked_reason}
+            for r in rows]
+
+
+@router.put("/{code}/skus/{sku:path}")
+def map_channel_sku(request: Request, code: Code, sku: Annotated[str, Path(
+        pattern=r"^[A-Za-z0-9._\-/]{1,64}$")], body: SkuMappingIn, svc: Svc, who: Who,
+        idempotency_key: IdemKey = None) -> Response:
+    """Set the channel's own ids for a SKU (e.g. Shopify's inventory_item_id)."""
+    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> dict[str, Any]:
+        repo = SqlChannels(uow.conn, who.tenant_id)
+        _require(repo, code)
+        repo.set_external_ids(code, {sku: dict(body.external_ids)})
+        return {"sku": sku, "external_ids": body.external_ids}
+
+    return write(request, svc, who, idempotency_key, body, action, lambda out: (200, out))
+
+
+@router.post("/{code}/discover")
+async def discover_mapping(code: Code, svc: Svc, who: Who) -> dict[str, Any]:
+    """Look every catalog SKU up in the channel and store the ids it has for them."""
+    def load() -> tuple[Channel, dict[str, str], list[str]]:
+        with svc.uow(who.tenant_id, write=False) as uow:
+            repo = SqlChannels(uow.conn, who.tenant_id)
+            channel = _require(repo, code)
+            sealed = repo.sealed_credentials(code)
+            skus = [i.sku for i in uow.catalog.items(limit=100_000)]
+        assert svc.box is not None
+        return channel, svc.box.open(sealed) if sealed else {}, skus
+
+    channel, credentials, skus = await anyio.to_thread.run_sync(load)
+    async with httpx.AsyncClient(timeout=30) as client:
+        connector = registry.build(channel, credentials, client)
+        discover = getattr(connector, "discover_mapping", None)
+        if discover is None:
+            return {"discovered": 0, "missing": [], "note": f"{channel.kind.value} channels "
+                    "address items by SKU: there is nothing to discover"}
+        found: dict[str, str] = await discover(skus)
+
+    def store() -> None:
+        with svc.uow(who.tenant_id) as uow:
+            SqlChannels(uow.conn, who.tenant_id).set_external_ids(
+                code, {sku: {MAPPING_FIELD: gid} for sku, gid in found.items()})
+            uow.commit()
+
+    await anyio.to_thread.run_sync(store)
+    return {"discovered": len(found), "missing": sorted(set(skus) - set(found))}
+
+

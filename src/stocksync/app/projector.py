@@ -1,0 +1,64 @@
+"""The projector: follows the log from a channel's cursor and records what the channel
+should show for every SKU that changed, computed from the *current* ledger state.
+
+Cursor and wanted values are written in one transaction, so a crash replays a page rather
+than skipping one. Many events on one SKU coalesce into one wanted value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from stocksync.core.channel_rules import SkuState, channel_quantity, sku_included
+from stocksync.core.channels import Channel
+from stocksync.core.events import EventType
+from stocksync.storage.channels import SqlChannels
+from stocksync.storage.uow import SqlUnitOfWork
+
+PAGE = 2000
+_ITEM_EVENTS = {EventType.ITEM_DELETED.value, EventType.ITEM_RESTORED.value}
+
+
+@dataclass(frozen=True, slots=True)
+class Projected:
+    events: int
+    changed: int  # SKUs whose wanted value changed
+    cursor: int
+
+
+def project(uow: SqlUnitOfWork, channel: Channel, now: datetime,
+            page: int = PAGE) -> Projected:
+    """Project one page of the log for `channel` (the caller commits)."""
+    repo = SqlChannels(uow.conn, channel.tenant_id)
+    events = uow.log.page(channel.cursor, page)
+    if not events:
+        return Projected(0, 0, channel.cursor)
+    locations = set(channel.rules.locations)
+    touched: dict[str, datetime] = {}  # sku -> recorded_at of its oldest event in the page
+    for e in events:
+        if e.sku is None:
+            continue
+        if e.type in _ITEM_EVENTS or (e.location in locations and e.version is not None):
+            touched.setdefault(e.sku, e.recorded_at)
+    cursor = events[-1].sequence or channel.cursor
+    changed = 0
+    if touched:
+        skus = list(touched)
+        existing = repo.targets(channel.code, skus)
+        available: dict[str, dict[str, int]] = {sku: {} for sku in skus}
+        for level in uow.ledger.levels(skus, now):
+            available[level.sku][level.location] = level.available
+        deleted = uow.catalog.deleted_skus(skus)
+        for sku in skus:
+            target = existing.get(sku)
+            if not sku_included(channel.rules, sku) and target is None:
+                continue  # never listed here, and filtered out: nothing to tell the channel
+            wanted = channel_quantity(channel.rules,
+                                      SkuState(sku, available[sku], sku in deleted))
+            if target is not None and target.wanted == wanted:
+                continue
+            repo.want(channel.code, sku, wanted, cursor, touched[sku], target)
+            changed += 1
+    repo.advance(channel.code, cursor)
+    return Projected(len(events), changed, cursor)

@@ -1,0 +1,113 @@
+"""The pusher: sends a channel the wanted values it has not acknowledged, as absolute sets,
+in the connector's batch size, and records what the channel acknowledged."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import anyio
+
+from stocksync import metrics
+from stocksync.app.service import Stocksync
+from stocksync.channels.base import ChannelConnector, QuantitySet, Rejected
+from stocksync.core.channels import Channel
+from stocksync.storage.channels import SkuTarget, SqlChannels
+
+MAPPING_FIELD = "inventory_item_id"
+
+
+class DiscoversMapping(Protocol):
+    mapping: dict[str, str]
+
+    async def discover_mapping(self, skus: list[str] | None = None) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    sent: int
+    acknowledged: int
+    rejected: int
+
+
+class Pusher:
+    def __init__(self, svc: Stocksync, channel: Channel, connector: ChannelConnector) -> None:
+        self.svc = svc
+        self.channel = channel
+        self.connector = connector
+        self.labels = (channel.tenant_id, channel.code)
+
+    def _repo_call(self, fn: Callable[[SqlChannels], object]) -> object:
+        with self.svc.uow(self.channel.tenant_id) as uow:
+            result = fn(SqlChannels(uow.conn, self.channel.tenant_id))
+            uow.commit()
+            return result
+
+    async def _db(self, fn: Callable[[SqlChannels], object]) -> object:
+        return await anyio.to_thread.run_sync(self._repo_call, fn)
+
+    async def push_once(self) -> Pushed:
+        now = self.svc.clock()
+        due: list[SkuTarget] = await self._db(  # type: ignore[assignment]
+            lambda repo: repo.due(self.channel.code, now, self.connector.max_batch))
+        due = [t for t in due if t.wanted is not None]
+        if not due:
+            return Pushed(0, 0, 0)
+        await self._ensure_mapping(due)
+        changes = [QuantitySet(t.sku, t.wanted or 0, known=t.pushed) for t in due]
+        started = time.perf_counter()
+        try:
+            report = await self.connector.set_quantities(changes)
+        except Rejected as exc:
+            self._observe_call(started, "rejected", type(exc).__name__)
+            reason = str(exc)
+            await self._db(lambda repo: [repo.park(self.channel.code, t.sku, reason)
+                                         for t in due])
+            raise
+        except Exception as exc:
+            self._observe_call(started, "error", type(exc).__name__)
+            raise
+        self._observe_call(started, "ok", None)
+        acked_at = self.svc.clock()
+        since = {t.sku: t.pending_since for t in due}
+
+        def record(repo: SqlChannels) -> None:
+            for sku, value in report.acknowledged.items():
+                if repo.acknowledge(self.channel.code, sku, value, acked_at):
+                    started_at = since.get(sku)
+                    if started_at is not None:
+                        metrics.PROPAGATION.labels(*self.labels).observe(
+                            max((acked_at - started_at).total_seconds(), 0.0))
+            for sku, reason in report.rejected.items():
+                repo.park(self.channel.code, sku, reason)
+            repo.record_push(self.channel.code, acked_at, None)
+
+        await self._db(record)
+        metrics.PUSHES.labels(*self.labels).inc(len(report.acknowledged))
+        return Pushed(len(changes), len(report.acknowledged), len(report.rejected))
+
+    async def _ensure_mapping(self, due: list[SkuTarget]) -> None:
+        """Connectors that address items by the channel's own ids (Shopify) get them from
+        the stored mapping, discovering the missing ones by SKU from the channel."""
+        discover: Callable[..., Awaitable[dict[str, str]]] | None = getattr(
+            self.connector, "discover_mapping", None)
+        mapping: dict[str, str] | None = getattr(self.connector, "mapping", None)
+        if discover is None or mapping is None:
+            return
+        for t in due:
+            if MAPPING_FIELD in t.external_ids:
+                mapping[t.sku] = t.external_ids[MAPPING_FIELD]
+        missing = [t.sku for t in due if t.sku not in mapping]
+        if not missing:
+            return
+        found = await discover(missing)
+        mapping.update(found)
+        await self._db(lambda repo: repo.set_external_ids(
+            self.channel.code, {sku: {MAPPING_FIELD: gid} for sku, gid in found.items()}))
+
+    def _observe_call(self, started: float, outcome: str, error: str | None) -> None:
+        metrics.CHANNEL_API.labels(*self.labels, outcome).observe(time.perf_counter() - started)
+        if error is not None:
+            metrics.CHANNEL_ERRORS.labels(*self.labels, error).inc()

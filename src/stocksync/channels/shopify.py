@@ -1,0 +1,362 @@
+"""Shopify connector: Admin GraphQL `inventorySetQuantities` with compare-and-set,
+idempotency keys and cost-based throttling. Wire format: shopify.md in channels/ docs
+(/work/shared/channels/shopify.md), cited below as "shopify.md §N".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import httpx
+
+from stocksync.channels.base import (
+    PushReport,
+    QuantitySet,
+    Rejected,
+    Unavailable,
+)
+from stocksync.channels.shopify_throttle import (
+    LEVEL_COST_PER_ITEM,
+    MUTATION_COST,
+    VARIANT_COST_PER_NODE,
+    VARIANT_PAGE_OVERHEAD,
+    CostEstimate,
+    CostTooHigh,
+    raise_for_graphql_errors,
+    raise_for_status,
+)
+
+JsonObject = dict[str, Any]  # JSON at the wire boundary
+
+MAX_INPUT_ARRAY = 250  # Shopify caps every input array at 250 (shopify.md §2)
+SKUS_PER_SEARCH = 50  # keeps `sku:a OR sku:b ...` search strings short
+KEYS_REMEMBERED = 4096
+SET_REASON = "correction"  # stocksync corrects the channel to the ledger's truth
+# Compare-and-set lost: 2026-01+ (changeFromQuantity) and up to 2025-10 (compareQuantity).
+STALE_CODES = frozenset({"CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE"})
+# A result created this long before we sent the request is a replay of an earlier attempt
+# (createdAt has one-second resolution; allow some clock skew).
+REPLAY_SLACK_S = 2.0
+CONCURRENCY_VERSION = "2026-01"  # changeFromQuantity and @idempotent exist from here
+
+SET_QUANTITIES = """
+mutation StocksyncSetQuantities($input: InventorySetQuantitiesInput!) {
+  inventorySetQuantities(input: $input)%(directive)s {
+    inventoryAdjustmentGroup {
+      id createdAt changes { name delta quantityAfterChange item { id } }
+    }
+    userErrors { code field message }
+  }
+}"""
+READ_LEVELS = """
+query StocksyncLevels($ids: [ID!]!, $locationId: ID!) {
+  nodes(ids: $ids) {
+    ... on InventoryItem {
+      id
+      inventoryLevel(locationId: $locationId) { quantities(names: ["available"]) { name quantity } }
+    }
+  }
+}"""
+LIST_VARIANTS = """
+query StocksyncVariants($first: Int!, $after: String, $query: String) {
+  productVariants(first: $first, after: $after, query: $query) {
+    nodes { sku inventoryItem { id } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+def verify_webhook(secret: str, body: bytes, header_value: str) -> bool:
+    """X-Shopify-Hmac-Sha256 = base64(HMAC-SHA256(client secret, raw body)) (shopify.md §6.3).
+    During a secret rotation call this once per secret and accept either."""
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    return hmac.compare_digest(base64.b64encode(digest), header_value.strip().encode())
+
+
+@dataclass(slots=True)
+class _Entry:
+    sku: str
+    item_id: str
+    quantity: int
+    change_from: int | None
+
+
+class ShopifyConnector:
+    """Pushes absolute `available` quantities of one location of one shop."""
+
+    kind: ClassVar[str] = "shopify"
+    max_batch: ClassVar[int] = 250
+
+    def __init__(self, client: httpx.AsyncClient, shop_url: str, access_token: str, *,
+                 location_id: str, api_version: str = "2026-04",
+                 mapping: Mapping[str, str] | None = None, key_namespace: str | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.client = client
+        self.endpoint = f"{shop_url.rstrip('/')}/admin/api/{api_version}/graphql.json"
+        self.location_id = (location_id if location_id.startswith("gid://")
+                            else f"gid://shopify/Location/{location_id}")
+        self.api_version = api_version
+        self.mapping: dict[str, str] = dict(mapping or {})  # sku -> InventoryItem GID
+        self.cost = CostEstimate(clock)
+        self._headers = {"X-Shopify-Access-Token": access_token}
+        self._sleep = sleep
+        self._send_lock = asyncio.Lock()
+        # Idempotency keys: see _idempotency_key. A random namespace per instance by default.
+        self._key_namespace = uuid.uuid4().hex if key_namespace is None else key_namespace
+        self._key_uses: OrderedDict[str, int] = OrderedDict()
+
+    # -- ChannelConnector --------------------------------------------------------------------
+    async def set_quantities(self, changes: Sequence[QuantitySet]) -> PushReport:
+        report = PushReport()
+        latest = {change.sku: change for change in changes}  # one entry per item per call
+        entries: list[_Entry] = []
+        for sku, change in latest.items():
+            item_id = self.mapping.get(sku)
+            if item_id is None:
+                report.rejected[sku] = "no Shopify inventory item is mapped to this SKU"
+            else:
+                entries.append(_Entry(sku, item_id, change.quantity, change.known))
+        for start in range(0, len(entries), MAX_INPUT_ARRAY):
+            await self._push(entries[start:start + MAX_INPUT_ARRAY], report)
+        return report
+
+    async def fetch_quantities(self, skus: Sequence[str]) -> dict[str, int]:
+        """Current `available` at the location; SKUs unmapped or not stocked are left out."""
+        sku_by_item = {self.mapping[sku]: sku for sku in skus if sku in self.mapping}
+        levels = await self._read_available(list(sku_by_item))
+        return {sku_by_item[item]: qty for item, qty in levels.items() if qty is not None}
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
+        raise NotImplementedError("Shopify webhook ingestion is not implemented yet")
+
+    async def discover_mapping(self, skus: Sequence[str] | None = None) -> dict[str, str]:
+        """Page through product variants (all, or those with the given SKUs) and record
+        sku -> InventoryItem GID in `mapping`. Returns what was found."""
+        wanted = None if skus is None else set(skus)
+        ordered = sorted(wanted or ())
+        searches: list[str | None] = [None] if wanted is None else [
+            " OR ".join(f'sku:"{_search_escape(sku)}"' for sku in ordered[i:i + SKUS_PER_SEARCH])
+            for i in range(0, len(ordered), SKUS_PER_SEARCH)]
+        found: dict[str, str] = {}
+        for search in searches:
+            cursor: str | None = None
+            while True:
+                first = self.cost.fit(VARIANT_COST_PER_NODE, VARIANT_PAGE_OVERHEAD)
+                variables = {"first": first, "after": cursor, "query": search}
+                cost = VARIANT_PAGE_OVERHEAD + first * VARIANT_COST_PER_NODE
+                try:
+                    data = await self._graphql(LIST_VARIANTS, variables, cost)
+                except CostTooHigh:
+                    if self.cost.fit(VARIANT_COST_PER_NODE, VARIANT_PAGE_OVERHEAD) < first:
+                        continue  # now we know the real bucket size: ask for a smaller page
+                    raise
+                page = data["productVariants"]
+                for node in page["nodes"]:
+                    sku = node.get("sku")
+                    # Shopify's search is not an exact match: keep only the SKUs asked for.
+                    if sku and (wanted is None or sku in wanted) and node.get("inventoryItem"):
+                        found.setdefault(sku, node["inventoryItem"]["id"])
+                if not page["pageInfo"]["hasNextPage"]:
+                    break
+                cursor = page["pageInfo"]["endCursor"]
+        self.mapping.update(found)
+        return found
+
+    # -- pushing -------------------------------------------------------------------------------
+    async def _push(self, entries: list[_Entry], report: PushReport) -> None:
+        unknown = [e for e in entries if e.change_from is None]
+        if unknown:
+            await self._refresh(unknown)
+        pending, refreshed = list(entries), set[str]()
+        # Each round succeeds, drops rejected entries, refreshes stale ones (once per entry),
+        # or confirms a replayed result (at most once: the replayed key is retired).
+        for _ in range(len(entries) + 3):
+            if not pending:
+                return
+            sent_at = datetime.now(UTC)
+            payload = await self._mutate(pending)
+            errors: list[JsonObject] = payload.get("userErrors") or []
+            if not errors:
+                if _created_before(payload, sent_at - timedelta(seconds=REPLAY_SLACK_S)):
+                    pending = await self._confirm_replay(pending, report)
+                    continue
+                after = _available_after(payload)
+                for entry in pending:
+                    report.acknowledged[entry.sku] = after.get(entry.item_id, entry.quantity)
+                return
+            stale = self._sort_user_errors(errors, pending, report)
+            if stale & refreshed:
+                raise Unavailable("Shopify stock kept changing during compare-and-set: "
+                                  f"{sorted(stale & refreshed)}")
+            # Compare-and-set lost (shopify.md §3.1): someone changed stock since `known`.
+            # stocksync is the source of truth, so re-read and set again from the fresh value.
+            await self._refresh([e for e in pending if e.sku in stale])
+            refreshed |= stale
+            pending = [e for e in pending if e.sku not in report.rejected]
+        raise Unavailable("inventorySetQuantities did not settle")
+
+    async def _confirm_replay(self, pending: list[_Entry], report: PushReport) -> list[_Entry]:
+        """Shopify answered with the stored result of an earlier attempt under this key.
+        Usually that is our own unacknowledged attempt (a retry after a timeout), but with a
+        namespace that survives restarts it can be an older push of identical content
+        (stock went 5 -> 3 and is being set to 5 again from 3): then nothing happened now.
+        One read tells which; entries not at their value are pushed again under a new key."""
+        current = await self._read_available([e.item_id for e in pending])
+        again: list[_Entry] = []
+        for entry in pending:
+            if current.get(entry.item_id) == entry.quantity:
+                report.acknowledged[entry.sku] = entry.quantity
+            else:
+                entry.change_from = current.get(entry.item_id)
+                again.append(entry)
+        return again
+
+    def _sort_user_errors(self, errors: list[JsonObject], pending: list[_Entry],
+                          report: PushReport) -> set[str]:
+        """Reject the entries Shopify refused for good; return the SKUs that were stale."""
+        stale: set[str] = set()
+        for error in errors:
+            code, path = error.get("code"), error.get("field") or []
+            index = int(path[2]) if len(path) > 2 and str(path[2]).isdigit() else None
+            if code == "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED":
+                continue  # the key was retired in _mutate; the next round uses a fresh one
+            if code == "IDEMPOTENCY_CONCURRENT_REQUEST":
+                raise Unavailable("the same push is still running at Shopify")
+            if index is None or index >= len(pending):
+                raise Rejected(f"inventorySetQuantities refused the batch: {code}", errors)
+            if code in STALE_CODES:
+                stale.add(pending[index].sku)
+            else:
+                report.rejected[pending[index].sku] = f"{code}: {error.get('message')}"
+        return stale
+
+    async def _mutate(self, entries: list[_Entry]) -> JsonObject:
+        concurrency = self.api_version >= CONCURRENCY_VERSION or self.api_version == "unstable"
+        quantities: list[JsonObject] = []
+        for entry in entries:
+            quantity: JsonObject = {"inventoryItemId": entry.item_id,
+                                    "locationId": self.location_id,
+                                    "quantity": entry.quantity}
+            # 2026-01+: changeFromQuantity (null = no check); older: compareQuantity.
+            quantity["changeFromQuantity" if concurrency else "compareQuantity"] = (
+                entry.change_from)
+            quantities.append(quantity)
+        content = json.dumps([self._key_namespace, self.endpoint, quantities], sort_keys=True)
+        key = self._idempotency_key(content)
+        directive = f' @idempotent(key: "{key}")' if concurrency else ""
+        set_input: JsonObject = {"name": "available", "reason": SET_REASON,
+                                 "referenceDocumentUri": f"gid://stocksync/ChannelPush/{key}",
+                                 "quantities": quantities}
+        data = await self._graphql(SET_QUANTITIES % {"directive": directive},
+                                   {"input": set_input}, MUTATION_COST)
+        payload: JsonObject = data["inventorySetQuantities"]
+        codes = {e.get("code") for e in payload.get("userErrors") or []}
+        if "IDEMPOTENCY_CONCURRENT_REQUEST" not in codes:
+            self._retire_key(content)  # Shopify has a result for this key now
+        return payload
+
+    def _idempotency_key(self, content: str) -> str:
+        """Same batch content -> same key, so a retry after a timeout or 5xx (whose first
+        attempt may have been applied) is deduplicated by Shopify (shopify.md §3.4). Once a
+        key got a definitive answer it is retired: an identical batch pushed later is a new
+        operation (stock went 3 -> 5 -> 3 -> 5) and must not be answered from the old result.
+        The per-instance namespace stops a restarted process from reusing old keys; a retry
+        across a restart is then re-applied, which compare-and-set makes harmless."""
+        uses = self._key_uses.get(content, 0)
+        digest = hashlib.sha256(f"{uses}:{content}".encode()).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=5))
+
+    def _retire_key(self, content: str) -> None:
+        self._key_uses[content] = self._key_uses.get(content, 0) + 1
+        self._key_uses.move_to_end(content)
+        while len(self._key_uses) > KEYS_REMEMBERED:
+            self._key_uses.popitem(last=False)
+
+    async def _refresh(self, entries: list[_Entry]) -> None:
+        current = await self._read_available([e.item_id for e in entries])
+        for entry in entries:
+            entry.change_from = current.get(entry.item_id)  # None: not stocked -> Shopify says
+
+    # -- reading -------------------------------------------------------------------------------
+    async def _read_available(self, item_ids: list[str]) -> dict[str, int | None]:
+        levels: dict[str, int | None] = {}
+        start = 0
+        while start < len(item_ids):
+            size = self.cost.fit(LEVEL_COST_PER_ITEM, 0)
+            batch = item_ids[start:start + size]
+            variables = {"ids": batch, "locationId": self.location_id}
+            try:
+                data = await self._graphql(READ_LEVELS, variables,
+                                           len(batch) * LEVEL_COST_PER_ITEM)
+            except CostTooHigh:
+                if self.cost.fit(LEVEL_COST_PER_ITEM, 0) < size:
+                    continue
+                raise
+            for item_id, node in zip(batch, data["nodes"], strict=True):
+                level = (node or {}).get("inventoryLevel")
+                levels[item_id] = None if not level else next(
+                    (q["quantity"] for q in level["quantities"] if q["name"] == "available"),
+                    None)
+            start += len(batch)
+        return levels
+
+    # -- transport -----------------------------------------------------------------------------
+    async def _graphql(self, query: str, variables: JsonObject, cost: int) -> JsonObject:
+        """POST one operation, waiting first if the estimated bucket cannot cover `cost`."""
+        async with self._send_lock:
+            wait = self.cost.wait_for(cost)
+            if wait > 0:
+                await self._sleep(wait)
+            self.cost.spend(cost)
+        try:
+            response = await self.client.post(self.endpoint, headers=self._headers,
+                                              json={"query": query, "variables": variables})
+        except httpx.TimeoutException as exc:
+            raise Unavailable(f"Shopify timed out: {exc!r}") from exc
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"Shopify unreachable: {exc!r}") from exc
+        finally:
+            self.cost.settle(cost)
+        raise_for_status(response)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise Unavailable(f"Shopify answered non-JSON ({response.status_code})") from exc
+        if not isinstance(body, dict):
+            raise Unavailable("Shopify answered JSON that is not an object")
+        throttle = ((body.get("extensions") or {}).get("cost") or {}).get("throttleStatus")
+        if throttle:
+            self.cost.observe(throttle)
+        raise_for_graphql_errors(body, self.cost)
+        data: JsonObject = body["data"]
+        return data
+
+
+def _available_after(payload: JsonObject) -> dict[str, int]:
+    group = payload.get("inventoryAdjustmentGroup") or {}
+    return {change["item"]["id"]: change["quantityAfterChange"]
+            for change in group.get("changes") or [] if change.get("name") == "available"}
+
+
+def _created_before(payload: JsonObject, moment: datetime) -> bool:
+    created = (payload.get("inventoryAdjustmentGroup") or {}).get("createdAt")
+    try:
+        return created is not None and datetime.fromisoformat(str(created)) < moment
+    except ValueError:
+        return False
+
+
+def _search_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')

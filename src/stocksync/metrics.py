@@ -1,0 +1,24 @@
+"""Prometheus metrics. Labels name a tenant id and a channel code, never a SKU."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                   10.0, 30.0, 60.0, 300.0)
+
+CHANNEL_LAG = Gauge("stocksync_channel_lag_seconds",
+                    "now minus the oldest event the channel's projector has not read",
+                    ["tenant", "channel"])
+CHANNEL_BACKLOG = Gauge("stocksync_channel_backlog",
+                        "SKUs whose wanted quantity the channel has not acknowledged",
+                        ["tenant", "channel"])
+PROPAGATION = Histogram("stocksync_propagation_seconds",
+                        "event recorded -> quantity acknowledged by the channel",
+                        ["tenant", "channel"], buckets=LATENCY_BUCKETS)
+CHANNEL_API = Histogram("stocksync_channel_api_seconds", "duration of channel API calls",
+                        ["tenant", "channel", "outcome"], buckets=LATENCY_BUCKETS)
+CHANNEL_ERRORS = Counter("stocksync_channel_api_errors_total", "failed channel API calls",
+                         ["tenant", "channel", "error"])
+PUSHES = Counter("stocksync_channel_pushes_total", "quantities acknowledged by channels",
+                 ["tenant", "channel"])

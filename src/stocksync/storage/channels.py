@@ -1,0 +1,220 @@
+"""SqlChannels: channel rows, their per-SKU wanted/pushed state, cursors and leases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+
+from stocksync.core.channel_rules import ChannelRules, ExternalChanges
+from stocksync.core.channels import Channel, ChannelKind, ChannelStatus
+from stocksync.storage.tables import channel_skus, channels, events
+
+
+def rules_to_json(rules: ChannelRules) -> dict[str, Any]:
+    data = asdict(rules)
+    data["locations"] = list(rules.locations)
+    data["include"] = list(rules.include)
+    data["exclude"] = list(rules.exclude)
+    data["external_changes"] = rules.external_changes.value
+    return data
+
+
+def rules_from_json(data: Mapping[str, Any]) -> ChannelRules:
+    return ChannelRules(
+        locations=tuple(data.get("locations", ())),
+        safety_buffer=int(data.get("safety_buffer", 0)),
+        allocation_percent=int(data.get("allocation_percent", 100)),
+        max_quantity=data.get("max_quantity"),
+        include=tuple(data.get("include", ())), exclude=tuple(data.get("exclude", ())),
+        external_changes=ExternalChanges(data.get("external_changes", "overwrite")),
+    )
+
+
+def _channel(row: Any) -> Channel:
+    r = row._mapping
+    return Channel(tenant_id=r["tenant_id"], code=r["code"], kind=ChannelKind(r["kind"]),
+                   name=r["name"], rules=rules_from_json(r["rules"]),
+                   settings=dict(r["settings"] or {}), enabled=bool(r["enabled"]),
+                   cursor=int(r["cursor"]), updated_at=r["updated_at"])
+
+
+@dataclass(frozen=True, slots=True)
+class SkuTarget:
+    sku: str
+    wanted: int | None  # None: known to the channel (mapping) but never projected yet
+    pushed: int | None
+    pending_since: datetime | None
+    external_ids: dict[str, str]
+
+
+class SqlChannels:
+    def __init__(self, conn: Connection, tenant_id: str) -> None:
+        self.conn = conn
+        self.tenant_id = tenant_id
+
+    def _where(self, code: str) -> Any:
+        return and_(channels.c.tenant_id == self.tenant_id, channels.c.code == code)
+
+    def _sku_where(self, code: str) -> Any:
+        return and_(channel_skus.c.tenant_id == self.tenant_id, channel_skus.c.channel == code)
+
+    # ---- channel rows ----------------------------------------------------------------
+
+    def get(self, code: str) -> Channel | None:
+        row = self.conn.execute(select(channels).where(self._where(code))).first()
+        return _channel(row) if row else None
+
+    def list(self) -> list[Channel]:
+        rows = self.conn.execute(select(channels).where(channels.c.tenant_id == self.tenant_id)
+                                 .order_by(channels.c.code))
+        return [_channel(r) for r in rows]
+
+    def sealed_credentials(self, code: str) -> str | None:
+        return self.conn.execute(select(channels.c.credentials).where(self._where(code))).scalar()
+
+    def add(self, channel: Channel, sealed: str | None, cursor: int, now: datetime) -> None:
+        self.conn.execute(insert(channels).values(
+            tenant_id=self.tenant_id, code=channel.code, kind=channel.kind.value,
+            name=channel.name, enabled=channel.enabled, settings=channel.settings,
+            credentials=sealed, rules=rules_to_json(channel.rules), cursor=cursor,
+            created_at=now, updated_at=now))
+
+    def change(self, channel: Channel, sealed: str | None, now: datetime) -> None:
+        values: dict[str, Any] = {
+            "name": channel.name, "enabled": channel.enabled, "settings": channel.settings,
+            "rules": rules_to_json(channel.rules), "updated_at": now}
+        if sealed is not None:
+            values["credentials"] = sealed
+        self.conn.execute(update(channels).where(self._where(channel.code)).values(**values))
+
+    def remove(self, code: str) -> None:
+        self.conn.execute(delete(channel_skus).where(self._sku_where(code)))
+        self.conn.execute(delete(channels).where(self._where(code)))
+
+    def status(self, code: str, cursor: int) -> ChannelStatus:
+        row = self.conn.execute(select(channels).where(self._where(code))).one()._mapping
+        pending, parked, oldest = self.conn.execute(
+            select(func.count().filter(channel_skus.c.pending_since.isnot(None)),
+                   func.count().filter(channel_skus.c.parked_reason.isnot(None)),
+                   func.min(channel_skus.c.pending_since))
+            .where(self._sku_where(code))).one()
+        unprojected = self.conn.execute(
+            select(func.min(events.c.recorded_at))
+            .where(events.c.tenant_id == self.tenant_id, events.c.sequence > cursor)).scalar()
+        return ChannelStatus(cursor=cursor, last_push_at=row["last_push_at"],
+                             last_error=row["last_error"], last_error_at=row["last_error_at"],
+                             failing_since=row["failing_since"], pending=int(pending or 0),
+                             parked=int(parked or 0), oldest_unprojected_at=unprojected,
+                             oldest_unpushed_at=oldest)
+
+    def advance(self, code: str, cursor: int) -> None:
+        self.conn.execute(update(channels).where(self._where(code)).values(cursor=cursor))
+
+    def claim_lease(self, code: str, owner: str, now: datetime, until: datetime) -> bool:
+        """One worker process runs a channel at a time; a dead one's lease runs out."""
+        result = self.conn.execute(
+            update(channels).where(self._where(code), or_(
+                channels.c.lease_owner == owner, channels.c.lease_owner.is_(None),
+                channels.c.lease_until < now))
+            .values(lease_owner=owner, lease_until=until))
+        return result.rowcount == 1
+
+    def record_push(self, code: str, now: datetime, error: str | None) -> None:
+        if error is None:
+            values: dict[str, Any] = {"last_push_at": now, "failing_since": None}
+        else:
+            values = {"last_error": error[:2000], "last_error_at": now,
+                      "failing_since": func.coalesce(channels.c.failing_since, now)}
+        self.conn.execute(update(channels).where(self._where(code)).values(**values))
+
+    # ---- per-SKU targets -----------------------------------------------------------------
+
+    def targets(self, code: str, skus: Iterable[str]) -> dict[str, SkuTarget]:
+        rows = self.conn.execute(select(channel_skus).where(
+            self._sku_where(code), channel_skus.c.sku.in_(list(skus))))
+        return {r.sku: _target(r) for r in rows}
+
+    def all_skus(self, code: str) -> list[str]:
+        return list(self.conn.execute(select(channel_skus.c.sku).where(self._sku_where(code))
+                                      .order_by(channel_skus.c.sku)).scalars())
+
+    def want(self, code: str, sku: str, wanted: int, sequence: int, since: datetime,
+             existing: SkuTarget | None) -> None:
+        """Record what the channel should show. A row already pending keeps its older
+        `pending_since`, so propagation latency counts from the first unpushed change."""
+        if existing is None:
+            self.conn.execute(insert(channel_skus).values(
+                tenant_id=self.tenant_id, channel=code, sku=sku, external_ids={},
+                wanted=wanted, wanted_sequence=sequence, pending_since=since, attempts=0))
+            return
+        in_sync = existing.pushed == wanted
+        self.conn.execute(update(channel_skus).where(
+            self._sku_where(code), channel_skus.c.sku == sku).values(
+            wanted=wanted, wanted_sequence=sequence,
+            pending_since=None if in_sync else (existing.pending_since or since),
+            parked_reason=None, attempts=0, next_attempt_at=None))
+
+    def due(self, code: str, now: datetime, limit: int) -> list[SkuTarget]:
+        rows = self.conn.execute(
+            select(channel_skus).where(
+                self._sku_where(code), channel_skus.c.pending_since.isnot(None),
+                channel_skus.c.parked_reason.is_(None),
+                or_(channel_skus.c.next_attempt_at.is_(None),
+                    channel_skus.c.next_attempt_at <= now))
+            .order_by(channel_skus.c.pending_since).limit(limit))
+        return [_target(r) for r in rows]
+
+    def acknowledge(self, code: str, sku: str, value: int, now: datetime) -> bool:
+        """The channel now shows `value`. Returns True when that is still what is wanted."""
+        where = and_(self._sku_where(code), channel_skus.c.sku == sku)
+        self.conn.execute(update(channel_skus).where(where).values(
+            pushed=value, pushed_at=now, attempts=0, next_attempt_at=None))
+        done = self.conn.execute(update(channel_skus).where(
+            where, channel_skus.c.wanted == value).values(pending_since=None))
+        return done.rowcount == 1
+
+    def park(self, code: str, sku: str, reason: str) -> None:
+        self.conn.execute(update(channel_skus).where(
+            self._sku_where(code), channel_skus.c.sku == sku).values(parked_reason=reason[:2000]))
+
+    def retry_later(self, code: str, skus: Sequence[str], at: datetime) -> None:
+        self.conn.execute(update(channel_skus).where(
+            self._sku_where(code), channel_skus.c.sku.in_(list(skus))).values(
+            attempts=channel_skus.c.attempts + 1, next_attempt_at=at))
+
+    def set_external_ids(self, code: str, ids: Mapping[str, dict[str, str]]) -> None:
+        known = set(self.all_skus(code))
+        for sku, external in ids.items():
+            if sku in known:
+                self.conn.execute(update(channel_skus).where(
+                    self._sku_where(code), channel_skus.c.sku == sku)
+                    .values(external_ids=external, parked_reason=None))
+            else:
+                self.conn.execute(insert(channel_skus).values(
+                    tenant_id=self.tenant_id, channel=code, sku=sku, external_ids=external,
+                    attempts=0))
+
+    def page(self, code: str, after: str | None, limit: int) -> list[Any]:
+        query = select(channel_skus).where(self._sku_where(code))
+        if after:
+            query = query.where(channel_skus.c.sku > after)
+        return list(self.conn.execute(query.order_by(channel_skus.c.sku).limit(limit)))
+
+    def mapping(self, code: str) -> dict[str, dict[str, str]]:
+        rows = self.conn.execute(select(channel_skus.c.sku, channel_skus.c.external_ids)
+                                 .where(self._sku_where(code)))
+        return {r.sku: dict(r.external_ids) for r in rows if r.external_ids}
+
+
+def _target(r: Any) -> SkuTarget:
+    return SkuTarget(sku=r.sku, wanted=None if r.wanted is None else int(r.wanted),
+                     pushed=None if r.pushed is None else int(r.pushed),
+                     pending_since=r.pending_since, external_ids=dict(r.external_ids or {}))
+
+
+def enabled_channels(conn: Connection) -> list[Channel]:
+    return [_channel(r) for r in conn.execute(select(channels).where(channels.c.enabled))]

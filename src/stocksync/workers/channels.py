@@ -1,0 +1,174 @@
+"""One asyncio task per channel: project the log, push what changed, back off when the
+channel fails. A slow or dead channel only delays itself.
+
+The supervisor starts a task for each enabled channel (of every tenant), restarts it when
+the channel's configuration changes, and stops it when the channel is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+from datetime import timedelta
+
+import anyio
+import httpx
+import structlog
+
+from stocksync import metrics
+from stocksync.app.projector import project
+from stocksync.app.pusher import Pusher
+from stocksync.app.service import EVENTS, Stocksync
+from stocksync.channels import registry
+from stocksync.channels.base import ChannelError, RateLimited, Rejected
+from stocksync.core.channels import Channel
+from stocksync.storage.channels import SqlChannels, enabled_channels
+from stocksync.storage.credentials import CredentialBox
+
+log = structlog.get_logger()
+
+SWEEP_SECONDS = 1.0  # safety net when no ring arrives
+LEASE_SECONDS = 15.0
+BACKOFF_BASE = 0.2
+BACKOFF_CAP = 30.0
+SUPERVISE_SECONDS = 1.0
+HTTP_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+
+
+def backoff_delay(failures: int, rng: random.Random) -> float:
+    """Exponential backoff with full jitter (AWS architecture blog's recommendation)."""
+    return rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(failures, 20)))
+
+
+class ChannelWorker:
+    def __init__(self, svc: Stocksync, channel: Channel, box: CredentialBox, owner: str,
+                 client: httpx.AsyncClient) -> None:
+        self.svc = svc
+        self.channel = channel
+        self.owner = owner
+        self.box = box
+        self.client = client
+        self.failures = 0
+        self.rng = random.Random()
+
+    def _connect(self) -> Pusher:
+        with self.svc.uow(self.channel.tenant_id, write=False) as uow:
+            sealed = SqlChannels(uow.conn, self.channel.tenant_id).sealed_credentials(
+                self.channel.code)
+        credentials = self.box.open(sealed) if sealed else {}
+        return Pusher(self.svc, self.channel,
+                      registry.build(self.channel, credentials, self.client))
+
+    def _lease_and_project(self) -> tuple[bool, int]:
+        now = self.svc.clock()
+        with self.svc.uow(self.channel.tenant_id) as uow:
+            repo = SqlChannels(uow.conn, self.channel.tenant_id)
+            if not repo.claim_lease(self.channel.code, self.owner, now,
+                                    now + timedelta(seconds=LEASE_SECONDS)):
+                uow.commit()
+                return False, 0
+            current = repo.get(self.channel.code)
+            if current is None:
+                return False, 0
+            done = project(uow, current, now)
+            status = repo.status(self.channel.code, done.cursor)
+            uow.commit()
+        labels = (self.channel.tenant_id, self.channel.code)
+        oldest = status.oldest_unprojected_at
+        metrics.CHANNEL_LAG.labels(*labels).set(
+            max((now - oldest).total_seconds(), 0.0) if oldest else 0.0)
+        metrics.CHANNEL_BACKLOG.labels(*labels).set(status.pending)
+        return True, done.events
+
+    def _record_error(self, error: str) -> None:
+        with self.svc.uow(self.channel.tenant_id) as uow:
+            SqlChannels(uow.conn, self.channel.tenant_id).record_push(
+                self.channel.code, self.svc.clock(), error)
+            uow.commit()
+
+    async def run(self) -> None:
+        self.pusher = await anyio.to_thread.run_sync(self._connect)
+        bell = self.svc.bus.subscribe_async(EVENTS)
+        try:
+            while True:
+                bell.clear()
+                wait = await self.step()
+                if wait > 0:
+                    with anyio.move_on_after(wait):
+                        await bell.wait()
+        finally:
+            self.svc.bus.unsubscribe_async(EVENTS, bell)
+
+    async def step(self) -> float:
+        """One round; returns how long to wait before the next (0: go again at once)."""
+        try:
+            leased, read = await anyio.to_thread.run_sync(self._lease_and_project)
+            if not leased:
+                return LEASE_SECONDS / 3
+            pushed = await self.pusher.push_once()
+            self.failures = 0
+            return 0.0 if (read or pushed.sent) else SWEEP_SECONDS
+        except (ChannelError, httpx.HTTPError) as exc:
+            self.failures += 1
+            await anyio.to_thread.run_sync(self._record_error, f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, Rejected):
+                return 0.0  # parked rows are skipped; carry on with the rest
+            delay = backoff_delay(self.failures, self.rng)
+            if isinstance(exc, RateLimited):
+                delay = max(delay, exc.retry_after)
+            log.warning("channel_push_failed", tenant=self.channel.tenant_id,
+                        channel=self.channel.code, error=str(exc), retry_in=round(delay, 3))
+            return delay
+        except Exception:  # the worker's outer loop: log, back off, never die
+            self.failures += 1
+            log.exception("channel_worker_failed", channel=self.channel.code)
+            return backoff_delay(self.failures, self.rng)
+
+
+class ChannelSupervisor:
+    def __init__(self, svc: Stocksync, box: CredentialBox) -> None:
+        self.svc = svc
+        self.box = box
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.tasks: dict[tuple[str, str], tuple[Channel, asyncio.Task[None]]] = {}
+
+    def _channels(self) -> list[Channel]:
+        with self.svc.engine.connect() as conn:
+            return enabled_channels(conn)
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
+            try:
+                while True:
+                    try:
+                        wanted = {(c.tenant_id, c.code): c
+                                  for c in await anyio.to_thread.run_sync(self._channels)}
+                        self._reconcile_tasks(wanted, client)
+                    except Exception:
+                        log.exception("channel_supervisor_failed")
+                    await asyncio.sleep(SUPERVISE_SECONDS)
+            finally:
+                for _, task in self.tasks.values():
+                    task.cancel()
+                await asyncio.gather(*(t for _, t in self.tasks.values()),
+                                     return_exceptions=True)
+
+    def _reconcile_tasks(self, wanted: dict[tuple[str, str], Channel],
+                         client: httpx.AsyncClient) -> None:
+        for key, (channel, task) in list(self.tasks.items()):
+            fresh = wanted.get(key)
+            # The cursor moves on its own; any other change restarts the worker.
+            if fresh is None or _config(fresh) != _config(channel) or task.done():
+                task.cancel()
+                del self.tasks[key]
+        for key, channel in wanted.items():
+            if key not in self.tasks:
+                worker = ChannelWorker(self.svc, channel, self.box, self.owner, client)
+                self.tasks[key] = (channel, asyncio.create_task(worker.run()))
+
+
+def _config(channel: Channel) -> tuple[object, ...]:
+    return (channel.kind, channel.rules, tuple(sorted(channel.settings.items())),
+            channel.enabled, channel.updated_at)

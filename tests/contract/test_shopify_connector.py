@@ -1,0 +1,410 @@
+"""ShopifyConnector against the Shopify simulator, over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request, Response
+
+from stocksync.channels.base import QuantitySet, RateLimited, Rejected, Unavailable
+from stocksync.channels.shopify import ShopifyConnector, verify_webhook
+from stocksync.simulators.server import ServerThread
+from stocksync.simulators.shopify import ShopifySimConfig, ShopifySimState, create_app
+
+TOKEN = "shpat_contract_test"
+SECRET = "hush"
+T = TypeVar("T")
+# 15 mutations x 10 points + discovery + reads: ~320 requested points through a bucket of
+# 100 refilled at 50 points/s, so at least ~3 s of waiting.
+PUSH_ROUNDS = 15
+
+
+@dataclass
+class Shop:
+    server: ServerThread
+    sim: ShopifySimState
+    admin: httpx.Client
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def location_id(self) -> str:
+        return f"gid://shopify/Location/{self.sim.default_location_id}"
+
+    def add(self, sku: str, available: int) -> str:
+        response = self.admin.post("/_sim/products", json={
+            "sku": sku, "title": f"Product {sku}",
+            "quantities": {str(self.sim.default_location_id): available}})
+        response.raise_for_status()
+        return str(response.json()["inventory_item_id"])
+
+    def available(self, sku: str) -> int:
+        levels = self.admin.get("/_sim/state").json()["available"][sku]
+        return int(levels[str(self.sim.default_location_id)])
+
+    def requests(self, root_field: str | None = None) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = self.admin.get("/_sim/requests").json()
+        return [r for r in records if root_field is None or r["root_field"] == root_field]
+
+    def connect(self, work: Callable[[ShopifyConnector], Awaitable[T]], **kwargs: Any) -> T:
+        """Run `work` with a fresh connector (and client) in its own event loop."""
+        token = kwargs.pop("token", TOKEN)
+        timeout = kwargs.pop("timeout", 5.0)
+
+        async def main() -> T:
+            async with httpx.AsyncClient(timeout=timeout) as client:
+                connector = ShopifyConnector(client, self.url, token,
+                                             location_id=self.location_id, **kwargs)
+                return await work(connector)
+
+        return asyncio.run(main())
+
+
+@pytest.fixture
+def start_shop() -> Iterator[Callable[..., Shop]]:
+    shops: list[Shop] = []
+
+    def start(**config: Any) -> Shop:
+        app = create_app(ShopifySimConfig(access_token=TOKEN, **config))
+        server = ServerThread(app).start()
+        shop = Shop(server, app.state.sim, httpx.Client(base_url=server.url, timeout=5))
+        shops.append(shop)
+        return shop
+
+    yield start
+    for shop in shops:
+        shop.admin.close()
+        shop.server.stop()
+
+
+@pytest.fixture
+def shop(start_shop: Callable[..., Shop]) -> Shop:
+    return start_shop()
+
+
+def graphql(shop: Shop, query: str, variables: dict[str, Any],
+            version: str = "2026-04") -> dict[str, Any]:
+    response = shop.admin.post(f"/admin/api/{version}/graphql.json",
+                               json={"query": query, "variables": variables},
+                               headers={"X-Shopify-Access-Token": TOKEN})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_seeded_catalog_is_mapped_by_sku_pushed_and_read_back(
+        start_shop: Callable[..., Shop], tmp_path: Path) -> None:
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({
+        "locations": [{"id": 5001, "name": "Main"}],
+        "products": [{"title": "Tee", "sku": "TEE-1", "quantities": {"5001": 4}},
+                     {"title": "Hoodie", "variants": [
+                         {"sku": "HOOD-S", "quantities": {"5001": 1}},
+                         {"sku": "HOOD-M", "quantities": {"5001": 9}}]}]}))
+    shop = start_shop(seed_path=seed)
+
+    async def work(c: ShopifyConnector) -> tuple[dict[str, str], Any, dict[str, int]]:
+        found = await c.discover_mapping(["TEE-1", "HOOD-S", "HOOD-M", "NOT-IN-SHOP"])
+        report = await c.set_quantities([QuantitySet("TEE-1", 7), QuantitySet("HOOD-S", 0),
+                                         QuantitySet("HOOD-M", 12, known=9),
+                                         QuantitySet("NOT-IN-SHOP", 3)])
+        return found, report, await c.fetch_quantities(["TEE-1", "HOOD-S", "HOOD-M"])
+
+    found, report, fetched = shop.connect(work)
+    assert set(found) == {"TEE-1", "HOOD-S", "HOOD-M"}
+    assert all(item.startswith("gid://shopify/InventoryItem/") for item in found.values())
+    assert report.acknowledged == {"TEE-1": 7, "HOOD-S": 0, "HOOD-M": 12}
+    assert set(report.rejected) == {"NOT-IN-SHOP"}
+    assert fetched == {"TEE-1": 7, "HOOD-S": 0, "HOOD-M": 12}
+    assert [shop.available(s) for s in ("TEE-1", "HOOD-S", "HOOD-M")] == [7, 0, 12]
+
+
+def test_discovery_pages_through_variants_and_shrinks_pages_to_a_small_bucket(
+        start_shop: Callable[..., Shop]) -> None:
+    shop = start_shop(maximum_available=40, restore_rate=1000)
+    skus = [f"SKU-{n:02}" for n in range(30)]
+    for sku in skus:
+        shop.add(sku, 1)
+
+    mapping = shop.connect(lambda c: c.discover_mapping())
+
+    assert set(mapping) == set(skus)
+    pages = shop.requests("productVariants")
+    # 250 per page cannot fit 40 points; the answer tells the bucket size: 19 + 11 variants.
+    assert [(r["outcome"], r["codes"]) for r in pages] == [
+        ("error", ["MAX_COST_EXCEEDED"]), ("ok", []), ("ok", [])]
+    assert shop.sim.throttled_count == 0
+
+
+def test_a_stale_known_value_is_re_read_and_the_pushed_value_wins(shop: Shop) -> None:
+    shop.add("MUG", 10)
+
+    async def push_with_old_known(c: ShopifyConnector) -> Any:
+        await c.discover_mapping(["MUG"])
+        # A merchant edits stock in the Shopify admin behind stocksync's back.
+        shop.admin.put("/_sim/inventory/MUG", json={"available": 7}).raise_for_status()
+        return await c.set_quantities([QuantitySet("MUG", 4, known=10)])
+
+    report = shop.connect(push_with_old_known)
+    assert report.acknowledged == {"MUG": 4}
+    assert shop.available("MUG") == 4
+    mutations = shop.requests("inventorySetQuantities")
+    assert [m["codes"] for m in mutations] == [["CHANGE_FROM_QUANTITY_STALE"], []]
+    retried = mutations[1]["variables"]["input"]["quantities"][0]
+    assert retried["changeFromQuantity"] == 7
+
+
+SET = """mutation Set($input: InventorySetQuantitiesInput!) {
+  inventorySetQuantities(input: $input)%s {
+    inventoryAdjustmentGroup { id changes { name delta quantityAfterChange } }
+    userErrors { code field message }
+  }
+}"""
+
+
+def set_input(item: str, location: str, quantity: int, change_from: int | None
+              ) -> dict[str, Any]:
+    return {"input": {"name": "available", "reason": "correction", "quantities": [{
+        "inventoryItemId": item, "locationId": location, "quantity": quantity,
+        "changeFromQuantity": change_from}]}}
+
+
+def test_replaying_an_idempotency_key_returns_the_first_result_without_a_second_effect(
+        shop: Shop) -> None:
+    item = shop.add("CAP", 5)
+    keyed = SET % ' @idempotent(key: "0b7f3c9e-2f1d-4c55-9a57-1d2a7e0c9b11")'
+    first = graphql(shop, keyed, set_input(item, shop.location_id, 6, 5))
+    shop.admin.put("/_sim/inventory/CAP", json={"available": 9}).raise_for_status()
+
+    replay = graphql(shop, keyed, set_input(item, shop.location_id, 6, 5))
+
+    assert replay["data"] == first["data"]
+    assert first["data"]["inventorySetQuantities"]["userErrors"] == []
+    assert shop.available("CAP") == 9  # the replay changed nothing
+    assert [r["replayed"] for r in shop.requests("inventorySetQuantities")] == [False, True]
+    other = graphql(shop, keyed, set_input(item, shop.location_id, 8, 9))
+    codes = [e["code"] for e in other["data"]["inventorySetQuantities"]["userErrors"]]
+    assert codes == ["IDEMPOTENCY_KEY_PARAMETER_MISMATCH"]
+
+
+def test_2026_04_requires_an_idempotency_key_and_change_from_quantity(shop: Shop) -> None:
+    item = shop.add("BAG", 5)
+    no_key = graphql(shop, SET % "", set_input(item, shop.location_id, 6, 5))
+    assert no_key["data"] == {"inventorySetQuantities": None}
+    assert no_key["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    missing = set_input(item, shop.location_id, 6, 5)
+    del missing["input"]["quantities"][0]["changeFromQuantity"]
+    no_change_from = graphql(shop, SET % ' @idempotent(key: "k-1")', missing)
+    assert "changeFromQuantity" in no_change_from["errors"][0]["message"]
+    assert shop.available("BAG") == 5
+
+
+def test_a_push_that_timed_out_is_retried_with_the_same_key_and_applied_once(
+        shop: Shop) -> None:
+    shop.add("LAMP", 2)
+
+    async def push_through_timeout(c: ShopifyConnector) -> Any:
+        await c.discover_mapping(["LAMP"])
+        shop.admin.post("/_sim/faults", json={"latency_ms": 400}).raise_for_status()
+        with pytest.raises(Unavailable):  # the client gives up; Shopify still applies it
+            await c.set_quantities([QuantitySet("LAMP", 3, known=2)])
+        await asyncio.sleep(0.6)
+        shop.admin.post("/_sim/faults", json={"latency_ms": 0}).raise_for_status()
+        return await c.set_quantities([QuantitySet("LAMP", 3, known=2)])
+
+    report = shop.connect(push_through_timeout, timeout=0.2)
+    assert report.acknowledged == {"LAMP": 3}
+    assert shop.available("LAMP") == 3
+    mutations = shop.requests("inventorySetQuantities")
+    assert len({m["idempotency_key"] for m in mutations}) == 1
+    assert [m["replayed"] for m in mutations] == [False, True]
+
+
+def test_after_a_restart_an_identical_push_is_not_swallowed_by_an_old_idempotency_result(
+        shop: Shop) -> None:
+    shop.add("VASE", 3)
+
+    async def push(c: ShopifyConnector) -> Any:
+        await c.discover_mapping(["VASE"])
+        return await c.set_quantities([QuantitySet("VASE", 5, known=3)])
+
+    shop.connect(push, key_namespace="tenant-1:shop")
+    shop.admin.put("/_sim/inventory/VASE", json={"available": 3}).raise_for_status()
+    time.sleep(2.1)  # the first result is now clearly older than any new request
+    # A restarted process with the same namespace builds the same key for 3 -> 5 again.
+    report = shop.connect(push, key_namespace="tenant-1:shop")
+
+    assert report.acknowledged == {"VASE": 5}
+    assert shop.available("VASE") == 5
+    mutations = shop.requests("inventorySetQuantities")
+    assert [m["replayed"] for m in mutations] == [False, True, False]
+
+
+def test_with_a_small_bucket_the_connector_waits_instead_of_being_throttled(
+        start_shop: Callable[..., Shop]) -> None:
+    shop = start_shop(maximum_available=100, restore_rate=50)
+    skus = [f"BOX-{n}" for n in range(12)]
+    for sku in skus:
+        shop.add(sku, 0)
+    rate_limited = 0
+
+    async def many_pushes(c: ShopifyConnector) -> dict[str, int]:
+        nonlocal rate_limited
+        await c.discover_mapping(skus)
+        known: dict[str, int | None] = dict.fromkeys(skus)
+        for round_no in range(1, PUSH_ROUNDS + 1):
+            changes = [QuantitySet(sku, round_no + i, known[sku]) for i, sku in enumerate(skus)]
+            while True:
+                try:
+                    report = await c.set_quantities(changes)
+                    break
+                except RateLimited as exc:  # what the pusher would do
+                    rate_limited += 1
+                    await asyncio.sleep(exc.retry_after)
+            known.update(report.acknowledged)
+        return await c.fetch_quantities(skus)
+
+    started = time.monotonic()
+    fetched = shop.connect(many_pushes)
+    assert fetched == {sku: PUSH_ROUNDS + i for i, sku in enumerate(skus)}
+    assert shop.sim.throttled_count == 0 and rate_limited == 0
+    assert time.monotonic() - started > 2.0  # it really had to wait for the bucket
+
+
+def test_throttled_responses_raise_rate_limited_with_the_bucket_deficit(shop: Shop) -> None:
+    shop.add("PEN", 1)
+    shop.admin.post("/_sim/faults", json={"force_throttle": True}).raise_for_status()
+
+    async def push(c: ShopifyConnector) -> None:
+        c.mapping["PEN"] = shop.sim.snapshot()["variants"][0]["inventory_item_id"]
+        await c.set_quantities([QuantitySet("PEN", 2, known=1)])
+
+    with pytest.raises(RateLimited) as caught:
+        shop.connect(push)
+    assert caught.value.retry_after == pytest.approx(10 / 50, abs=0.1)  # 10 points at 50/s
+    assert shop.sim.throttled_count == 1
+
+
+def test_server_errors_raise_unavailable_and_the_next_call_succeeds(shop: Shop) -> None:
+    shop.add("INK", 1)
+    shop.admin.post("/_sim/faults", json={"fail_next_n": 1, "fail_status": 502})
+
+    async def work(c: ShopifyConnector) -> dict[str, str]:
+        with pytest.raises(Unavailable):
+            await c.discover_mapping(["INK"])
+        return await c.discover_mapping(["INK"])
+
+    assert set(shop.connect(work)) == {"INK"}
+
+
+def test_a_wrong_access_token_is_rejected(shop: Shop) -> None:
+    with pytest.raises(Rejected):
+        shop.connect(lambda c: c.discover_mapping(), token="shpat_wrong")
+    assert shop.requests()[-1]["outcome"] == "unauthorized"
+
+
+def test_entries_shopify_refuses_are_rejected_and_the_rest_applied(shop: Shop) -> None:
+    shop.add("OK-1", 1)
+    shop.add("NEG-1", 1)
+    shop.admin.post("/_sim/locations", json={"name": "Store"}).raise_for_status()
+
+    async def work(c: ShopifyConnector) -> Any:
+        await c.discover_mapping()
+        return await c.set_quantities([QuantitySet("OK-1", 5, known=1),
+                                       QuantitySet("NEG-1", -2, known=1)])
+
+    report = shop.connect(work)
+    assert report.acknowledged == {"OK-1": 5}
+    assert report.rejected["NEG-1"].startswith("INVALID_QUANTITY_NEGATIVE")
+    assert shop.available("OK-1") == 5 and shop.available("NEG-1") == 1
+
+
+def test_api_version_2025_01_uses_compare_quantity_and_handles_its_stale_code(
+        shop: Shop) -> None:
+    shop.add("OLD", 3)
+
+    async def work(c: ShopifyConnector) -> Any:
+        await c.discover_mapping(["OLD"])
+        first = await c.set_quantities([QuantitySet("OLD", 8)])
+        shop.admin.put("/_sim/inventory/OLD", json={"available": 1}).raise_for_status()
+        return first, await c.set_quantities([QuantitySet("OLD", 6, known=8)])
+
+    first, second = shop.connect(work, api_version="2025-01")
+    assert first.acknowledged == {"OLD": 8} and second.acknowledged == {"OLD": 6}
+    assert shop.available("OLD") == 6
+    mutations = shop.requests("inventorySetQuantities")
+    sent = [m["variables"]["input"]["quantities"][0] for m in mutations]
+    assert [q["compareQuantity"] for q in sent] == [3, 8, 1]
+    assert not any("changeFromQuantity" in q for q in sent)
+    assert [m["codes"] for m in mutations] == [[], ["COMPARE_QUANTITY_STALE"], []]
+
+
+@dataclass
+class Receiver:
+    fail_first: int
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/hooks")
+        async def hook(request: Request) -> Response:
+            self.received.append((dict(request.headers), await request.body()))
+            return Response(status_code=500 if len(self.received) <= self.fail_first else 200)
+
+        return app
+
+    def wait_for(self, count: int) -> None:
+        deadline = time.monotonic() + 5
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(self.received) >= count
+
+
+def test_webhooks_are_signed_retried_and_verifiable(start_shop: Callable[..., Shop]) -> None:
+    receiver = Receiver(fail_first=2)
+    with ServerThread(receiver.app()) as hooks:
+        shop = start_shop(webhook_url=f"{hooks.url}/hooks", webhook_secret=SECRET,
+                          webhook_retry_scale=0.0001)
+        shop.add("SOCK", 10)
+        shop.admin.put("/_sim/inventory/SOCK", json={"available": 6}).raise_for_status()
+        receiver.wait_for(3)  # two failures, then delivered
+        shop.admin.post("/_sim/orders", json={"line_items": [{"sku": "SOCK", "quantity": 2}]}
+                        ).raise_for_status()
+        receiver.wait_for(5)
+
+    attempts = receiver.received[:3]
+    assert len({h["x-shopify-webhook-id"] for h, _ in attempts}) == 1  # retries reuse the id
+    assert len({body for _, body in attempts}) == 1  # and the original payload
+    headers, body = attempts[-1]
+    assert headers["x-shopify-topic"] == "inventory_levels/update"
+    assert headers["x-shopify-shop-domain"] == "stocksync-sim.myshopify.com"
+    assert headers["x-shopify-api-version"] == "2026-04"
+    assert {"x-shopify-event-id", "x-shopify-triggered-at"} <= set(headers)
+    assert json.loads(body)["available"] == 6
+    assert verify_webhook(SECRET, body, headers["x-shopify-hmac-sha256"])
+    assert not verify_webhook(SECRET, body.replace(b"6", b"60"), headers["x-shopify-hmac-sha256"])
+    order_deliveries = {h["x-shopify-topic"]: (h, b) for h, b in receiver.received[3:]}
+    assert set(order_deliveries) == {"orders/create", "inventory_levels/update"}
+    order_headers, order_body = order_deliveries["orders/create"]
+    assert json.loads(order_body)["line_items"][0]["sku"] == "SOCK"
+    assert verify_webhook(SECRET, order_body, order_headers["x-shopify-hmac-sha256"])
+    level_headers, _ = order_deliveries["inventory_levels/update"]
+    assert level_headers["x-shopify-event-id"] == order_headers["x-shopify-event-id"]
+    assert shop.available("SOCK") == 4
+
+
+def test_verify_webhook_matches_the_reference_vector() -> None:
+    body = b'{"inventory_item_id":271878346596884015,"location_id":24826418,"available":6}'
+    assert verify_webhook("hush", body, "qienOfUDGdDSvZPD0z6cgrv262O9Tq7ekMF4YZ+pslA=")
+    assert not verify_webhook("hush!", body, "qienOfUDGdDSvZPD0z6cgrv262O9Tq7ekMF4YZ+pslA=")
