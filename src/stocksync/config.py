@@ -31,6 +31,8 @@ class Settings(BaseModel):
                                            "reservations are expired (worst-case delay)")
     sequencer_sweep_seconds: float = Field(0.5, gt=0, description="safety-net sweep of the "
                                            "outbox when no commit wakes the sequencer")
+    channel_sweep_seconds: float = Field(1.0, gt=0, description="safety-net wake-up of "
+                                         "channel workers when no commit rings them")
     idempotency_ttl_hours: int = Field(48, ge=24, description="how long Idempotency-Key "
                                        "results are kept")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="larger request bodies get 413")
@@ -39,7 +41,10 @@ class Settings(BaseModel):
                                    "credentials; if unset, kept in secret_key_file")
     secret_key_file: str = Field("stocksync.key", description="where the generated key is "
                                  "kept when secret_key is unset (created once, mode 0600)")
-    run_workers: bool = Field(True, description="run the sequencer and expirer inside `serve`")
+    run_workers: bool = Field(True, description="run the sequencer, expirer and channel "
+                              "workers inside `serve`")
+    run_channel_workers: bool = Field(True, description="with run_workers: also push to "
+                                      "channels from this process")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, service: Stocksync | None = Non
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         loops = start_workers(svc) if run_workers else []
         channel_task = None
-        if run_workers and svc.box is not None:
+        if run_workers and settings.run_channel_workers and svc.box is not None:
             channel_task = asyncio.create_task(ChannelSupervisor(svc, svc.box).run())
         try:
             yield

@@ -10,7 +10,7 @@ from stocksync.app import handlers as h
 from stocksync.app.service import Stocksync
 from stocksync.core.catalog import Image, Item, Location, LocationKind
 from stocksync.storage.ledger import WriteContext
-from stocksync.storage.tenants import create_tenant, tenant_by_name
+from stocksync.storage.tenants import add_key, create_tenant, tenant_by_name
 
 DEMO_TENANT = "demo"
 LOCATIONS = [Location("WH_MAIN", "Main warehouse", LocationKind.WAREHOUSE),
@@ -34,7 +34,7 @@ _SIZES = ["S", "M", "L"]
 @dataclass(frozen=True, slots=True)
 class DemoTenant:
     tenant_id: str
-    api_key: str | None  # None when the demo tenant already existed
+    api_key: str
     items: int
 
 
@@ -59,8 +59,8 @@ def seed_demo(svc: Stocksync) -> DemoTenant:
     now = svc.clock()
     with svc.engine.begin() as conn:
         existing = tenant_by_name(conn, DEMO_TENANT)
-        if existing is not None:
-            return DemoTenant(existing, None, len(demo_items()))
+        if existing is not None:  # keys are stored hashed: hand out a fresh one
+            return DemoTenant(existing, add_key(conn, existing, now), len(demo_items()))
         tenant = create_tenant(conn, DEMO_TENANT, now)
     items = demo_items()
     with svc.uow(tenant.id) as uow:

@@ -16,6 +16,7 @@ from typing import TypeVar
 from sqlalchemy import Engine
 
 from stocksync.app import handlers as h
+from stocksync.app.ports import Doorbell
 from stocksync.bus.memory import MemoryBus
 from stocksync.config import Settings
 from stocksync.core.clock import Clock
@@ -58,11 +59,11 @@ class Outcome:
 
 class Stocksync:
     def __init__(self, engine: Engine, settings: Settings, clock: Clock,
-                 bus: MemoryBus | None = None, box: CredentialBox | None = None) -> None:
+                 bus: Doorbell | None = None, box: CredentialBox | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.clock = clock
-        self.bus = bus or MemoryBus()
+        self.bus: Doorbell = bus or MemoryBus()
         self.box = box
 
     # ---- plumbing ----------------------------------------------------------------------

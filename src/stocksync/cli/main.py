@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import threading
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from stocksync.app.service import Stocksync
+from stocksync.cli.simulate import simulate_app
 from stocksync.config import Settings, SettingsError
 
 app = typer.Typer(help="stocksync: one ledger of stock, pushed to every sales channel.",
@@ -18,6 +19,7 @@ app = typer.Typer(help="stocksync: one ledger of stock, pushed to every sales ch
 tenants_app = typer.Typer(help="Manage tenants (merchants) and their API keys.",
                           no_args_is_help=True)
 app.add_typer(tenants_app, name="tenants")
+app.add_typer(simulate_app, name="simulate")
 console = Console()
 err = Console(stderr=True)
 
@@ -44,25 +46,33 @@ def serve(
     import uvicorn
 
     from stocksync.api.app import create_app
-    from stocksync.app.demo import seed_demo
     from stocksync.bootstrap import build_service
 
     cfg = settings(database_url, host=host, port=port)
     svc = build_service(cfg)
+    app_ = create_app(cfg, svc)
     if demo:
-        seeded = seed_demo(svc)
-        base = f"http://{cfg.host}:{cfg.port}"
-        if seeded.api_key:
-            console.print(f"[green]demo tenant ready[/green]: {seeded.items} items at "
-                          "WH_MAIN and NYC_01")
-            console.print(f"API key (shown once): [bold]{seeded.api_key}[/bold]")
-            print(f"try:  curl -s -H 'Authorization: Bearer {seeded.api_key}' "
-                  f"{base}/v1/stock/TEE-BLA-M", flush=True)
-        else:
-            console.print("demo tenant already exists (its key was printed when it was "
-                          "created; `stocksync tenants create NAME` makes a new tenant)")
-    uvicorn.run(create_app(cfg, svc), host=cfg.host, port=cfg.port,
-                log_level=cfg.log_level, access_log=False)
+        _start_demo(svc, f"http://{cfg.host}:{cfg.port}")
+    uvicorn.run(app_, host=cfg.host, port=cfg.port, log_level=cfg.log_level,
+                access_log=False)
+
+
+def _start_demo(svc: Stocksync, base: str) -> None:
+    """Demo tenant and data, two simulated channels, and a timed POS sale once serving."""
+    import threading
+
+    from stocksync.app.demo import seed_demo
+    from stocksync.cli.demo import run_demo_sale, start_simulators
+
+    seeded = seed_demo(svc)
+    console.print(f"[green]demo tenant ready[/green]: {seeded.items} items at WH_MAIN and "
+                  "NYC_01")
+    console.print(f"API key: [bold]{seeded.api_key}[/bold]", soft_wrap=True)
+    print(f"try:  curl -s -H 'Authorization: Bearer {seeded.api_key}' "
+          f"{base}/v1/stock/TEE-BLA-M", flush=True)
+    sims = start_simulators()
+    threading.Thread(target=run_demo_sale, args=(base, seeded.api_key, sims, console),
+                     daemon=True).start()
 
 
 @app.command()
@@ -74,19 +84,35 @@ def demo(database_url: DbOption = None,
 
 @app.command()
 def worker(database_url: DbOption = None) -> None:
-    """Run only the workers (sequencer, expirer): for extra processes on PostgreSQL."""
+    """Run the workers without the API: sequencer, expirer and one task per channel.
+    On PostgreSQL, several can run beside `serve`; each channel is run by one at a time."""
+    import asyncio
+
     from stocksync.bootstrap import build_service
     from stocksync.workers import start_workers
+    from stocksync.workers.channels import ChannelSupervisor
 
     svc = build_service(settings(database_url))
+    assert svc.box is not None
     loops = start_workers(svc)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    console.print(f"workers running on {svc.engine.dialect.name}; Ctrl-C to stop")
-    with contextlib.suppress(KeyboardInterrupt):
-        done.wait()
-    for loop in loops:
-        loop.stop()
+    console.print(f"workers running on {svc.engine.dialect.name}; Ctrl-C to stop", soft_wrap=True)
+
+    async def main() -> None:
+        task = asyncio.create_task(ChannelSupervisor(svc, svc.box).run())  # type: ignore[arg-type]
+        done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, done.set)
+        await done.wait()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(main())
+    finally:
+        for stoppable in loops:
+            stoppable.stop()
 
 
 @app.command()
@@ -140,3 +166,7 @@ def verify(database_url: DbOption = None,
     if not report.ok:
         raise typer.Exit(1)
     console.print("[green]ledger and levels agree[/green]")
+
+
+if __name__ == "__main__":
+    app()

@@ -91,6 +91,12 @@ class SqlChannels:
             values["credentials"] = sealed
         self.conn.execute(update(channels).where(self._where(channel.code)).values(**values))
 
+    def resync(self, code: str) -> None:
+        """Forget what the channel was told and its ids: the next round re-pushes every SKU
+        from the whole log (and re-discovers ids)."""
+        self.conn.execute(delete(channel_skus).where(self._sku_where(code)))
+        self.advance(code, 0)
+
     def remove(self, code: str) -> None:
         self.conn.execute(delete(channel_skus).where(self._sku_where(code)))
         self.conn.execute(delete(channels).where(self._where(code)))

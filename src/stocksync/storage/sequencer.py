@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 
+from stocksync.bus.pg_notify import notify_events
 from stocksync.storage.engine import WRITE
 from stocksync.storage.tables import events, outbox, tenants
 
@@ -62,6 +63,8 @@ def sequence_pending(engine: Engine, batch: int = BATCH) -> Sequenced:
         )
         conn.execute(delete(outbox).where(outbox.c.id <= rows[-1]["id"],
                                           outbox.c.id.in_([r["id"] for r in rows])))
+        if conn.dialect.name == "postgresql":
+            notify_events(conn)  # other processes' consumers wake when this commits
         return Sequenced(len(rows), new_heads)
 
 

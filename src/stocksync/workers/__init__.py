@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from stocksync.app.service import EVENTS, OUTBOX, Stocksync
+from stocksync.bus.pg_notify import PgNotifyListener
 from stocksync.storage.sequencer import sequence_pending
 from stocksync.workers.loops import Loop
 
 PURGE_INTERVAL_SECONDS = 600.0
 
 
-def start_workers(svc: Stocksync) -> list[Loop]:
+class Stoppable(Protocol):
+    def stop(self, timeout: float = ...) -> None: ...
+
+
+def start_workers(svc: Stocksync) -> list[Stoppable]:
+    """The sequencer, the expirer, the idempotency purge and, on PostgreSQL, the listener
+    that turns other processes' NOTIFYs into local rings."""
     settings = svc.settings
 
     def sequence() -> bool:
@@ -25,7 +34,11 @@ def start_workers(svc: Stocksync) -> list[Loop]:
         svc.purge_idempotency_keys()
         return False
 
+    started: list[Stoppable] = []
+    if svc.engine.dialect.name == "postgresql":
+        started.append(PgNotifyListener(svc.engine, svc.bus, EVENTS).start())
     return [
+        *started,
         Loop("sequencer", sequence, settings.sequencer_sweep_seconds,
              svc.bus.subscribe(OUTBOX)).start(),
         Loop("expirer", expire, settings.expiry_interval_seconds).start(),

@@ -29,7 +29,6 @@ from stocksync.storage.credentials import CredentialBox
 
 log = structlog.get_logger()
 
-SWEEP_SECONDS = 1.0  # safety net when no ring arrives
 LEASE_SECONDS = 15.0
 BACKOFF_BASE = 0.2
 BACKOFF_CAP = 30.0
@@ -109,7 +108,7 @@ class ChannelWorker:
                 return LEASE_SECONDS / 3
             pushed = await self.pusher.push_once()
             self.failures = 0
-            return 0.0 if (read or pushed.sent) else SWEEP_SECONDS
+            return 0.0 if (read or pushed.sent) else self.svc.settings.channel_sweep_seconds
         except (ChannelError, httpx.HTTPError) as exc:
             self.failures += 1
             await anyio.to_thread.run_sync(self._record_error, f"{type(exc).__name__}: {exc}")

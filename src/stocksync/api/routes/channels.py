@@ -224,6 +224,21 @@ def delete_channel(request: Request, code: Code, svc: Svc, who: Who,
     return response
 
 
+@router.post("/{code}/resync", response_model=ChannelOut)
+def resync_channel(request: Request, code: Code, svc: Svc, who: Who,
+                   idempotency_key: IdemKey = None) -> Response:
+    """Push every SKU again from scratch (e.g. after the channel's data was reset)."""
+    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> ChannelOut:
+        repo = SqlChannels(uow.conn, who.tenant_id)
+        channel = _require(repo, code)
+        repo.resync(code)
+        repo.change(channel, None, ctx.now)  # bumps updated_at: the worker restarts
+        return _out(uow, channel, ctx.now, with_status=False)
+
+    return write(request, svc, who, idempotency_key, None, action,
+                 lambda out: (200, out.model_dump(mode="json")))
+
+
 class SkuMappingIn(Strict):
     external_ids: dict[Annotated[str, Field(max_length=64)],
                        Annotated[str, Field(min_length=1, max_length=200)]]
