@@ -98,8 +98,7 @@ def test_sql_store_matches_the_pure_model(svc: Stocksync) -> None:
             fits = n <= self.model[loc].available
             assert isinstance(got, DomainError) != fits, got
             if fits:
-                record, _ = got  # type: ignore[misc]
-                res = record.reservation
+                res = got.reservation  # type: ignore[attr-defined]
                 self.holds[res.id] = res
                 self._model(loc, reservations.reserve(
                     self.model[loc], c.Reserve(res.id, n, TTL), clock[0]))

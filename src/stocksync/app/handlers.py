@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from stocksync.core import commands as c
 from stocksync.core import ledger as core
 from stocksync.core import reservations as holds
-from stocksync.core.catalog import Item
 from stocksync.core.errors import (
     InsufficientStock,
     ItemDeleted,
@@ -55,17 +54,16 @@ class StaleWithConflict(StaleUpdate):
         self.conflict = conflict
 
 
-def require_item(uow: SqlUnitOfWork, sku: str, *, for_sale: bool = False) -> Item:
-    item = uow.catalog.item(sku)
-    if item is None:
+def require_item(uow: SqlUnitOfWork, sku: str, *, for_sale: bool = False) -> None:
+    deleted = uow.catalog.item_deleted(sku)
+    if deleted is None:
         raise UnknownSku(f"no item with SKU {sku}", sku=sku)
-    if for_sale and item.is_deleted:
+    if for_sale and deleted:
         raise ItemDeleted(f"item {sku} is deleted; restore it before selling it", sku=sku)
-    return item
 
 
 def require_location(uow: SqlUnitOfWork, code: str, field: str = "location") -> None:
-    if uow.catalog.location(code) is None:
+    if not uow.catalog.location_exists(code):
         raise UnknownLocation(f"no location with code {code}", location=code, field=field)
 
 
@@ -142,33 +140,46 @@ class NewReservation:
 
 
 def reserve(uow: SqlUnitOfWork, ctx: WriteContext, req: NewReservation,
-            default_ttl: timedelta) -> tuple[ReservationRecord, Applied]:
+            default_ttl: timedelta) -> ReservationRecord:
+    """Hold stock. With a location, the conditional UPDATE is deferred to just before COMMIT
+    (after the Idempotency-Key answer is stored), so the hot row is locked for that one
+    statement and the commit only. Without one, locations are tried most-available first."""
     require_item(uow, req.sku, for_sale=True)
+    ttl = req.ttl or default_ttl
+    reservation_id = str(uuid.uuid4())
     if req.location is not None:
         require_location(uow, req.location)
-        candidates = [uow.ledger.level(req.sku, req.location, ctx.now)]
-    else:
-        candidates = holds.pick_locations(
-            req.sku, uow.ledger.levels([req.sku], ctx.now), req.quantity)
-    reservation_id = str(uuid.uuid4())
-    ttl = req.ttl or default_ttl
+        level = uow.ledger.level(req.sku, req.location, ctx.now)
+        record, event = _hold(uow, ctx, req, level, reservation_id, ttl)
+
+        def take() -> None:
+            if uow.ledger.append(event, ctx) is None:
+                raise _refused(uow, req.sku, level.location, req.quantity, ctx.now)
+
+        uow.defer(take)
+        return record
+    candidates = holds.pick_locations(
+        req.sku, uow.ledger.levels([req.sku], ctx.now), req.quantity)
     last_refusal: InsufficientStock | None = None
     for level in candidates:
-        cmd = c.Reserve(reservation_id, req.quantity, ttl)
-        events = holds.reserve(level, cmd, ctx.now)
-        res = Reservation(reservation_id, req.sku, level.location, req.quantity,
-                          ReservationStatus.ACTIVE, ctx.now + ttl)
-        uow.reservations.add(res, req.kind, req.reference, ctx.now)
-        applied = uow.ledger.append(events[0], ctx)
-        if applied is not None:
-            record = uow.reservations.get(reservation_id)
-            assert record is not None
-            return record, applied
+        record, event = _hold(uow, ctx, req, level, reservation_id, ttl)
+        if uow.ledger.append(event, ctx) is not None:
+            return record
         # Lost a race for this location: undo the row and try the next one.
         uow.reservations.delete(reservation_id)
         last_refusal = _refused(uow, req.sku, level.location, req.quantity, ctx.now)
     assert last_refusal is not None
     raise last_refusal
+
+
+def _hold(uow: SqlUnitOfWork, ctx: WriteContext, req: NewReservation, level: Level,
+          reservation_id: str, ttl: timedelta) -> tuple[ReservationRecord, Event]:
+    events = holds.reserve(level, c.Reserve(reservation_id, req.quantity, ttl), ctx.now)
+    res = Reservation(reservation_id, req.sku, level.location, req.quantity,
+                      ReservationStatus.ACTIVE, ctx.now + ttl)
+    uow.reservations.add(res, req.kind, req.reference, ctx.now)
+    return ReservationRecord(ctx.tenant_id, res, req.kind, req.reference, ctx.now, None), \
+        events[0]
 
 
 def resolve_reservation(uow: SqlUnitOfWork, ctx: WriteContext, reservation_id: str,

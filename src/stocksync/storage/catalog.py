@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
 
 from stocksync.core.catalog import Image, Item, Location, LocationKind
 from stocksync.core.errors import InvalidInput
@@ -49,6 +51,15 @@ class SqlCatalog:
             stmt = stmt.where(func.lower(items.c.sku).like(like)
                               | func.lower(func.coalesce(items.c.title, "")).like(like))
         return [_item(r) for r in self.conn.execute(stmt.order_by(items.c.sku).limit(limit))]
+
+    def item_deleted(self, sku: str) -> bool | None:
+        """None if there is no such item, else whether it is deleted (the hot-path check)."""
+        row = self.conn.execute(_item_state(), {"t": self.tenant_id, "sku": sku}).first()
+        return None if row is None else row[0] is not None
+
+    def location_exists(self, code: str) -> bool:
+        return self.conn.execute(_location_exists(), {"t": self.tenant_id,
+                                                      "code": code}).first() is not None
 
     def deleted_skus(self, skus: list[str]) -> set[str]:
         return set(self.conn.execute(select(items.c.sku).where(
@@ -121,3 +132,15 @@ class SqlCatalog:
         self.conn.execute(insert(locations).values(
             tenant_id=self.tenant_id, code=loc.code, created_at=now, **values))
         return True
+
+
+@cache
+def _item_state() -> Select[Any]:
+    return select(items.c.deleted_at).where(items.c.tenant_id == bindparam("t"),
+                                            items.c.sku == bindparam("sku"))
+
+
+@cache
+def _location_exists() -> Select[Any]:
+    return select(locations.c.code).where(locations.c.tenant_id == bindparam("t"),
+                                          locations.c.code == bindparam("code"))

@@ -61,5 +61,7 @@ def _postgres_engine(settings: Settings) -> Engine:
         connect_args=connect_args,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size * 2,
-        pool_pre_ping=True,
+        # No pre-ping (a round trip per checkout on the hot path): recycle instead, and a
+        # connection the server dropped invalidates the pool on first use.
+        pool_recycle=1800,
     )

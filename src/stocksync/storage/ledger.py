@@ -13,14 +13,20 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
+    Insert,
+    Select,
+    Update,
     and_,
+    bindparam,
     func,
     insert,
-    literal,
     or_,
     select,
     update,
@@ -31,7 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from stocksync.core.events import Event, effect_of
 from stocksync.core.ledger import Level
 from stocksync.core.reservations import ReservationStatus
-from stocksync.storage.tables import outbox, reservations, stock_levels
+from stocksync.storage.tables import UtcDateTime, outbox, reservations, stock_levels
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,26 +86,9 @@ class SqlLedger:
                location: str | None = None) -> list[Level]:
         """Levels as a buyer sees them at `now`: holds already past their expiry no longer
         count as reserved, even before the expirer has turned them into events."""
-        skus = list(skus)
-        due = (
-            select(reservations.c.sku, reservations.c.location,
-                   func.sum(reservations.c.quantity).label("due"))
-            .where(reservations.c.tenant_id == self.tenant_id,
-                   reservations.c.sku.in_(skus),
-                   reservations.c.status == ReservationStatus.ACTIVE.value,
-                   reservations.c.expires_at <= now)
-            .group_by(reservations.c.sku, reservations.c.location)
-            .subquery()
-        )
-        query = (
-            select(stock_levels, func.coalesce(due.c.due, 0).label("due"))
-            .outerjoin(due, and_(due.c.sku == stock_levels.c.sku,
-                                 due.c.location == stock_levels.c.location))
-            .where(stock_levels.c.tenant_id == self.tenant_id, stock_levels.c.sku.in_(skus))
-        )
-        if location is not None:
-            query = query.where(stock_levels.c.location == location)
-        rows = self.conn.execute(query.order_by(stock_levels.c.sku, stock_levels.c.location))
+        rows = self.conn.execute(_levels_query(location is not None), {
+            "k_tenant": self.tenant_id, "k_skus": list(skus), "k_location": location,
+            "now": now, "active": ReservationStatus.ACTIVE.value})
         return [_level(row, expired_due=int(row.due)) for row in rows]
 
     def level(self, sku: str, location: str, now: datetime) -> Level:
@@ -110,12 +99,9 @@ class SqlLedger:
 
     def ensure_level(self, sku: str, location: str, now: datetime) -> None:
         """Create an empty level row if none exists (idempotent, never blocks a buyer)."""
-        dialect_insert = pg_insert if self.is_postgres else sqlite_insert
-        stmt = dialect_insert(stock_levels).values(
-            tenant_id=self.tenant_id, sku=sku, location=location, on_hand=0, reserved=0,
-            pending=0, version=0, updated_at=now,
-        ).on_conflict_do_nothing()
-        self.conn.execute(stmt)
+        self.conn.execute(_ensure_level(self.is_postgres), {
+            "tenant_id": self.tenant_id, "sku": sku, "location": location, "on_hand": 0,
+            "reserved": 0, "pending": 0, "version": 0, "updated_at": now})
 
     def append(self, event: Event, ctx: WriteContext, *,
                expected_version: int | None = None) -> Applied | None:
@@ -126,63 +112,36 @@ class SqlLedger:
         """
         event_id = str(uuid.uuid4())
         effect = effect_of(event)
+        row = self._row(event, event_id, ctx)
         if not effect.changes_level:
-            self.conn.execute(insert(outbox).values(**self._row(event, event_id, ctx)))
+            self.conn.execute(_insert_outbox(), row)
             return Applied(event_id, event, None, None, None)
         assert event.location is not None and event.sku is not None
-        guards: list[ColumnElement[bool]] = [self._key(event.sku, event.location)]
-        values: dict[str, object] = {
-            "reserved": stock_levels.c.reserved + effect.reserved_delta,
-            "version": stock_levels.c.version + 1,
-            "updated_at": ctx.now,
+        shape = _Shape(self.is_postgres, effect.on_hand_set is not None,
+                       effect.takes_available, effect.reserved_delta < 0,
+                       expected_version is not None)
+        params: dict[str, object] = {
+            "k_tenant": self.tenant_id, "k_sku": event.sku, "k_location": event.location,
+            "d_on_hand": effect.on_hand_delta, "d_reserved": effect.reserved_delta,
+            "now": ctx.now, "set_on_hand": effect.on_hand_set, "expected": expected_version,
+            "counted_at": (datetime.fromisoformat(str(event.data["occurred_at"]))
+                           if shape.sets_on_hand else None),
         }
-        if effect.on_hand_set is not None:
-            values["on_hand"] = effect.on_hand_set
-            counted_at = datetime.fromisoformat(str(event.data["occurred_at"]))
-            values["last_counted_at"] = counted_at
-            guards.append(or_(stock_levels.c.last_counted_at.is_(None),
-                              stock_levels.c.last_counted_at < counted_at))
-        else:
-            values["on_hand"] = stock_levels.c.on_hand + effect.on_hand_delta
-        if effect.takes_available:
-            guards.append(
-                stock_levels.c.on_hand + effect.on_hand_delta
-                - (stock_levels.c.reserved + effect.reserved_delta)
-                - stock_levels.c.pending >= 0
-            )
-        if effect.reserved_delta < 0:
-            guards.append(stock_levels.c.reserved + effect.reserved_delta >= 0)
-        if expected_version is not None:
-            guards.append(stock_levels.c.version == expected_version)
-        changed = (
-            update(stock_levels).where(*guards).values(**values)
-            .returning(stock_levels.c.on_hand, stock_levels.c.reserved, stock_levels.c.version)
-        )
-        row = self._row(event, event_id, ctx)
         if self.is_postgres:
             # One statement: the outbox id is drawn after the level's row lock is taken, so
             # outbox order per level is the order the level changed (see sequencer.py).
-            upd = changed.cte("changed")
-            cols = [c for c in outbox.c if c.name != "id"]
-            source = select(*[
-                upd.c.on_hand if c.name == "on_hand_after"
-                else upd.c.reserved if c.name == "reserved_after"
-                else upd.c.version if c.name == "version"
-                else literal(row[c.name], c.type)
-                for c in cols
-            ]).select_from(upd)
-            stmt = insert(outbox).from_select(cols, source).returning(
-                outbox.c.on_hand_after, outbox.c.reserved_after, outbox.c.version)
-            result = self.conn.execute(stmt).first()
+            result = self.conn.execute(_apply_and_stage(shape),
+                                       {**params, **{f"o_{k}": v for k, v in row.items()}})
+            found = result.first()
         else:
             # SQLite has one writer at a time, so two statements keep the same order.
-            result = self.conn.execute(changed).first()
-            if result is not None:
-                row.update(on_hand_after=result[0], reserved_after=result[1], version=result[2])
-                self.conn.execute(insert(outbox).values(**row))
-        if result is None:
+            found = self.conn.execute(_apply(shape), params).first()
+            if found is not None:
+                row.update(on_hand_after=found[0], reserved_after=found[1], version=found[2])
+                self.conn.execute(_insert_outbox(), row)
+        if found is None:
             return None
-        return Applied(event_id, event, int(result[0]), int(result[1]), int(result[2]))
+        return Applied(event_id, event, int(found[0]), int(found[1]), int(found[2]))
 
     def _row(self, event: Event, event_id: str, ctx: WriteContext) -> dict[str, object]:
         return {
@@ -214,3 +173,92 @@ def _level(row: object, expired_due: int = 0) -> Level:
     )
 
 
+
+
+# ---- statements, built once per shape --------------------------------------------------
+# Building SQLAlchemy expressions costs more CPU than the database work on this path, so
+# each statement shape is built once with bind parameters and reused.
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    postgres: bool
+    sets_on_hand: bool
+    takes_available: bool
+    lowers_reserved: bool
+    checks_version: bool
+
+
+@cache
+def _apply(shape: _Shape) -> Update:
+    lv = stock_levels.c
+    guards: list[ColumnElement[bool]] = [
+        lv.tenant_id == bindparam("k_tenant"), lv.sku == bindparam("k_sku"),
+        lv.location == bindparam("k_location")]
+    values: dict[str, object] = {
+        "reserved": lv.reserved + bindparam("d_reserved", type_=BigInteger),
+        "version": lv.version + 1,
+        "updated_at": bindparam("now", type_=UtcDateTime),
+    }
+    if shape.sets_on_hand:
+        counted_at = bindparam("counted_at", type_=UtcDateTime)
+        values["on_hand"] = bindparam("set_on_hand", type_=BigInteger)
+        values["last_counted_at"] = counted_at
+        guards.append(or_(lv.last_counted_at.is_(None), lv.last_counted_at < counted_at))
+    else:
+        values["on_hand"] = lv.on_hand + bindparam("d_on_hand", type_=BigInteger)
+    if shape.takes_available:
+        guards.append(lv.on_hand + bindparam("d_on_hand", type_=BigInteger)
+                      - (lv.reserved + bindparam("d_reserved", type_=BigInteger))
+                      - lv.pending >= 0)
+    if shape.lowers_reserved:
+        guards.append(lv.reserved + bindparam("d_reserved", type_=BigInteger) >= 0)
+    if shape.checks_version:
+        guards.append(lv.version == bindparam("expected", type_=BigInteger))
+    return (update(stock_levels).where(*guards).values(**values)
+            .returning(lv.on_hand, lv.reserved, lv.version))
+
+
+@cache
+def _apply_and_stage(shape: _Shape) -> Insert:
+    changed = _apply(shape).cte("changed")
+    cols = [c for c in outbox.c if c.name != "id"]
+    after = {"on_hand_after": changed.c.on_hand, "reserved_after": changed.c.reserved,
+             "version": changed.c.version}
+    source = select(*[after.get(c.name, bindparam(f"o_{c.name}", type_=c.type))
+                      for c in cols]).select_from(changed)
+    return insert(outbox).from_select(cols, source).returning(
+        outbox.c.on_hand_after, outbox.c.reserved_after, outbox.c.version)
+
+
+@cache
+def _insert_outbox() -> Insert:
+    return insert(outbox)
+
+
+@cache
+def _ensure_level(postgres: bool) -> Any:
+    dialect_insert = pg_insert if postgres else sqlite_insert
+    return dialect_insert(stock_levels).on_conflict_do_nothing()
+
+
+@cache
+def _levels_query(one_location: bool) -> Select[Any]:
+    res, lv = reservations.c, stock_levels.c
+    skus = bindparam("k_skus", expanding=True)
+    due = (
+        select(res.sku, res.location, func.sum(res.quantity).label("due"))
+        .where(res.tenant_id == bindparam("k_tenant"), res.sku.in_(skus),
+               res.status == bindparam("active"),
+               res.expires_at <= bindparam("now", type_=UtcDateTime))
+        .group_by(res.sku, res.location)
+        .subquery()
+    )
+    query = (
+        select(stock_levels, func.coalesce(due.c.due, 0).label("due"))
+        .outerjoin(due, and_(due.c.sku == lv.sku, due.c.location == lv.location))
+        .where(lv.tenant_id == bindparam("k_tenant"), lv.sku.in_(skus))
+    )
+    if one_location:
+        query = query.where(lv.location == bindparam("k_location"))
+    return query.order_by(lv.sku, lv.location)

@@ -30,11 +30,15 @@ class SqlUnitOfWork:
         self.write = write
         self.on_commit = on_commit
         self._tx: RootTransaction | None = None
+        self._deferred: list[Callable[[], None]] = []
 
     def __enter__(self) -> SqlUnitOfWork:
         conn = self.engine.connect()
         if self.write:
             conn = conn.execution_options(**WRITE)
+        elif conn.dialect.name == "postgresql":
+            # Reads need no transaction round trips (BEGIN/ROLLBACK) on the hot read path.
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         self.conn = conn
         self._tx = conn.begin()
         t = self.tenant_id
@@ -45,8 +49,16 @@ class SqlUnitOfWork:
         self.log = SqlEventLog(conn, t)
         return self
 
+    def defer(self, work: Callable[[], None]) -> None:
+        """Run `work` at commit, just before COMMIT (it may raise to abort). Hot-row
+        updates go here so their row lock is held as briefly as possible."""
+        self._deferred.append(work)
+
     def commit(self) -> None:
         assert self._tx is not None
+        deferred, self._deferred = self._deferred, []
+        for work in deferred:
+            work()
         self._tx.commit()
         self._tx = None
         if self.on_commit is not None:

@@ -13,7 +13,7 @@ from stocksync.api.schemas import ReservationIn, ReservationOut
 from stocksync.app import handlers as h
 from stocksync.core.errors import NotFound
 from stocksync.core.reservations import ReservationKind, ReservationStatus
-from stocksync.storage.ledger import Applied, WriteContext
+from stocksync.storage.ledger import WriteContext
 from stocksync.storage.reservations import ReservationRecord
 from stocksync.storage.uow import SqlUnitOfWork
 
@@ -42,11 +42,10 @@ def create_reservation(request: Request, body: ReservationIn, svc: Svc, who: Who
         reference=body.reference,
     )
 
-    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> tuple[ReservationRecord, Applied]:
+    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> ReservationRecord:
         return h.reserve(uow, ctx, req, svc.default_ttl(kind))
 
-    def render(result: tuple[ReservationRecord, Applied]) -> tuple[int, Any]:
-        record, _ = result
+    def render(record: ReservationRecord) -> tuple[int, Any]:
         return 201, reservation_out(record, record.created_at).model_dump(mode="json")
 
     return write(request, svc, who, idempotency_key, body, action, render)
