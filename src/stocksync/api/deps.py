@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from stocksync.api.errors import render_domain_error
-from stocksync.app.service import RequestMeta, Stocksync
+from stocksync.app.service import Outcome, RequestMeta, Stocksync
 from stocksync.core.errors import InvalidInput, Unauthorized
 from stocksync.storage.ledger import WriteContext
 from stocksync.storage.tenants import KEY_PREFIX, tenant_for_key
@@ -73,20 +73,28 @@ Who = Annotated[Caller, Depends(caller)]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
-def write(request: Request, svc: Stocksync, who: Caller, idempotency_key: str | None,
-          body: BaseModel | None, action: Callable[[SqlUnitOfWork, WriteContext], T],
-          render: Callable[[T], tuple[int, Any]]) -> Response:
-    """Run a write with idempotency and return the (original, on a retry) response."""
+def request_meta(request: Request, who: Caller, idempotency_key: str | None,
+                 body: BaseModel | None) -> RequestMeta:
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
         raise InvalidInput("Idempotency-Key must be 1 to 255 characters",
                            field="Idempotency-Key")
     canonical = body.model_dump_json().encode() if body is not None else b""
-    meta = RequestMeta(
+    return RequestMeta(
         source="api", actor=who.actor, idempotency_key=idempotency_key,
         fingerprint=RequestMeta.fingerprint_of(request.method, request.url.path, canonical),
         correlation_id=request.headers.get("X-Correlation-Id") or uuid.uuid4().hex,
     )
-    outcome = svc.execute(who.tenant_id, meta, action, render, render_domain_error)
+
+
+def write(request: Request, svc: Stocksync, who: Caller, idempotency_key: str | None,
+          body: BaseModel | None, action: Callable[[SqlUnitOfWork, WriteContext], T],
+          render: Callable[[T], tuple[int, Any]]) -> Response:
+    """Run a write with idempotency and return the (original, on a retry) response."""
+    meta = request_meta(request, who, idempotency_key, body)
+    return respond(meta, svc.execute(who.tenant_id, meta, action, render, render_domain_error))
+
+
+def respond(meta: RequestMeta, outcome: Outcome) -> Response:
     headers = {"X-Correlation-Id": meta.correlation_id or ""}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"

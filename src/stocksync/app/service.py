@@ -25,8 +25,8 @@ from stocksync.core.reservations import ReservationKind, ReservationStatus
 from stocksync.storage.credentials import CredentialBox
 from stocksync.storage.engine import WRITE
 from stocksync.storage.idempotency import purge_idempotency_keys
-from stocksync.storage.ledger import WriteContext
-from stocksync.storage.reservations import due_reservations
+from stocksync.storage.ledger import KeyTaken, WriteContext
+from stocksync.storage.reservations import ReservationRecord, due_reservations
 from stocksync.storage.uow import SqlUnitOfWork
 
 T = TypeVar("T")
@@ -117,6 +117,49 @@ class Stocksync:
                     retried = True  # holds past their expiry were still counted: retry once
                     continue
                 error = exc
+            except DomainError as exc:
+                error = exc
+            return self._store_refusal(tenant_id, meta, ctx.now, *render_error(error))
+
+    def reserve(self, tenant_id: str, meta: RequestMeta, req: h.NewReservation,
+                render: Callable[[ReservationRecord], Rendered],
+                render_error: Callable[[DomainError], Rendered]) -> Outcome:
+        """Hold stock. On PostgreSQL with a named location this is the one-statement hot
+        path; otherwise the general transactional path."""
+        ttl = req.ttl or self.default_ttl(req.kind)
+        if self.engine.dialect.name != "postgresql" or req.location is None:
+            return self.execute(tenant_id, meta, lambda uow, ctx: h.reserve(uow, ctx, req, ttl),
+                                render, render_error)
+
+        def answer(record: ReservationRecord) -> tuple[int, str]:
+            status, body = render(record)
+            return status, json.dumps(body, default=str)
+
+        key = meta.idempotency_key
+        retried = replaying = False
+        while True:
+            ctx = WriteContext(tenant_id=tenant_id, now=self.clock(), source=meta.source,
+                               actor=meta.actor, idempotency_key=key,
+                               correlation_id=meta.correlation_id)
+            try:
+                with self.uow(tenant_id, write=False) as uow:  # autocommit on PostgreSQL
+                    if key is not None and replaying and (stored := uow.idempotency.lookup(key)):
+                        return self._replay(key, meta, stored.fingerprint,
+                                            stored.status_code, stored.body)
+                    _, status, text = h.reserve_in_one_statement(
+                        uow, ctx, req, ttl, answer, meta.fingerprint)
+                self.bus.ring(OUTBOX)
+                return Outcome(status, text)
+            except KeyTaken:
+                replaying = True  # the key has an answer already (maybe concurrent): use it
+                continue
+            except InsufficientStock as exc:
+                if not retried and self.expire_due(tenant_id=tenant_id, sku=req.sku):
+                    retried = True
+                    continue
+                error: DomainError = exc
+            except IdempotencyKeyReused:
+                raise
             except DomainError as exc:
                 error = exc
             return self._store_refusal(tenant_id, meta, ctx.now, *render_error(error))

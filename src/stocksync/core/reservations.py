@@ -50,13 +50,21 @@ def check_ttl(ttl: timedelta) -> None:
         raise InvalidInput("ttl_seconds must be between 1 and 2592000", field="ttl_seconds")
 
 
-def reserve(level: Level, cmd: c.Reserve, now: datetime) -> list[Event]:
+def hold(sku: str, location: str, cmd: c.Reserve, now: datetime) -> Event:
+    """The reservation event, with its inputs checked but not availability: the caller
+    guarantees that (`reserve` below on a level, or storage's conditional UPDATE, whose
+    guard comes from the same `effect_of`)."""
     _check_quantity(cmd.quantity)
     check_ttl(cmd.ttl)
-    _take(level, cmd.quantity)
     expires_at = now + cmd.ttl
-    return [Event(EventType.RESERVED, level.sku, level.location, cmd.quantity,
-                  {"reservation_id": cmd.reservation_id, "expires_at": expires_at.isoformat()})]
+    return Event(EventType.RESERVED, sku, location, cmd.quantity,
+                 {"reservation_id": cmd.reservation_id, "expires_at": expires_at.isoformat()})
+
+
+def reserve(level: Level, cmd: c.Reserve, now: datetime) -> list[Event]:
+    event = hold(level.sku, level.location, cmd, now)
+    _take(level, cmd.quantity)
+    return [event]
 
 
 def _not_active(res: Reservation, wanted: str, now: datetime) -> ReservationNotActive:

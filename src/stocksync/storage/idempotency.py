@@ -38,15 +38,19 @@ class SqlIdempotency:
         ).first()
         if claimed is not None:
             return None
+        stored = self.lookup(key)
+        if stored is None:  # the other claim rolled back between our insert and select
+            return self.claim(key, fingerprint, now)
+        return stored
+
+    def lookup(self, key: str) -> StoredResponse | None:
         row = self.conn.execute(
             select(idempotency_keys.c.fingerprint, idempotency_keys.c.status_code,
                    idempotency_keys.c.body)
             .where(idempotency_keys.c.tenant_id == self.tenant_id,
                    idempotency_keys.c.key == key)
         ).first()
-        if row is None:  # the other claim rolled back between our insert and select
-            return self.claim(key, fingerprint, now)
-        return StoredResponse(row.fingerprint, row.status_code, row.body)
+        return StoredResponse(row.fingerprint, row.status_code, row.body) if row else None
 
     def complete(self, key: str, status_code: int, body: str) -> None:
         self.conn.execute(

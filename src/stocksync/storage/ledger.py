@@ -33,11 +33,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from stocksync.core.events import Event, effect_of
 from stocksync.core.ledger import Level
 from stocksync.core.reservations import ReservationStatus
-from stocksync.storage.tables import UtcDateTime, outbox, reservations, stock_levels
+from stocksync.storage.tables import (
+    UtcDateTime,
+    idempotency_keys,
+    items,
+    outbox,
+    reservations,
+    stock_levels,
+)
+
+
+class KeyTaken(Exception):
+    """The Idempotency-Key was stored by another request first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +155,39 @@ class SqlLedger:
             return None
         return Applied(event_id, event, int(found[0]), int(found[1]), int(found[2]))
 
+    def reserve_in_one_statement(self, event: Event, ctx: WriteContext,
+                                 reservation: dict[str, object],
+                                 answer: dict[str, object] | None) -> Applied | None:
+        """PostgreSQL, autocommit: take the stock, insert the reservation, stage the event
+        and store the Idempotency-Key answer in ONE statement, which is its own transaction.
+        The hot row is locked only while that statement runs and commits on the server:
+        no client round trip (and no wait for the client's interpreter) while holding it.
+
+        None when the guard refused (nothing written). A second use of the same key fails
+        with a unique violation (IntegrityError), also with nothing written."""
+        assert self.is_postgres and event.location is not None
+        event_id = str(uuid.uuid4())
+        effect = effect_of(event)
+        shape = _Shape(True, False, effect.takes_available, False, False, live_item=True)
+        params: dict[str, object] = {
+            "k_tenant": self.tenant_id, "k_sku": event.sku, "k_location": event.location,
+            "d_on_hand": effect.on_hand_delta, "d_reserved": effect.reserved_delta,
+            "now": ctx.now,
+            **{f"o_{k}": v for k, v in self._row(event, event_id, ctx).items()},
+            **{f"r_{k}": v for k, v in reservation.items()},
+            **{f"i_{k}": v for k, v in (answer or {}).items()},
+        }
+        try:
+            found = self.conn.execute(_reserve_statement(shape, answer is not None),
+                                      params).first()
+        except IntegrityError as exc:
+            if answer is None:
+                raise
+            raise KeyTaken(str(answer["key"])) from exc
+        if found is None:
+            return None
+        return Applied(event_id, event, int(found[0]), int(found[1]), int(found[2]))
+
     def _row(self, event: Event, event_id: str, ctx: WriteContext) -> dict[str, object]:
         return {
             "event_id": event_id,
@@ -187,6 +232,7 @@ class _Shape:
     takes_available: bool
     lowers_reserved: bool
     checks_version: bool
+    live_item: bool = False  # also require the item to exist and not be deleted
 
 
 @cache
@@ -215,6 +261,10 @@ def _apply(shape: _Shape) -> Update:
         guards.append(lv.reserved + bindparam("d_reserved", type_=BigInteger) >= 0)
     if shape.checks_version:
         guards.append(lv.version == bindparam("expected", type_=BigInteger))
+    if shape.live_item:
+        guards.append(select(items.c.sku).where(
+            items.c.tenant_id == lv.tenant_id, items.c.sku == lv.sku,
+            items.c.deleted_at.is_(None)).exists())
     return (update(stock_levels).where(*guards).values(**values)
             .returning(lv.on_hand, lv.reserved, lv.version))
 
@@ -222,13 +272,29 @@ def _apply(shape: _Shape) -> Update:
 @cache
 def _apply_and_stage(shape: _Shape) -> Insert:
     changed = _apply(shape).cte("changed")
-    cols = [c for c in outbox.c if c.name != "id"]
-    after = {"on_hand_after": changed.c.on_hand, "reserved_after": changed.c.reserved,
-             "version": changed.c.version}
-    source = select(*[after.get(c.name, bindparam(f"o_{c.name}", type_=c.type))
-                      for c in cols]).select_from(changed)
-    return insert(outbox).from_select(cols, source).returning(
+    return _copy_from(changed, outbox, "o_").returning(
         outbox.c.on_hand_after, outbox.c.reserved_after, outbox.c.version)
+
+
+def _copy_from(changed: Any, table: Any, prefix: str) -> Insert:
+    """INSERT INTO table SELECT <bind params> FROM changed: a row only if the UPDATE hit."""
+    cols = [c for c in table.c if not (c.name == "id" and table is outbox)]
+    after = {"on_hand_after": changed.c.on_hand, "reserved_after": changed.c.reserved,
+             "version": changed.c.version} if table is outbox else {}
+    source = select(*[after.get(c.name, bindparam(f"{prefix}{c.name}", type_=c.type))
+                      for c in cols]).select_from(changed)
+    return insert(table).from_select(cols, source)
+
+
+@cache
+def _reserve_statement(shape: _Shape, with_answer: bool) -> Insert:
+    changed = _apply(shape).cte("changed")
+    stmt = _copy_from(changed, outbox, "o_").returning(
+        outbox.c.on_hand_after, outbox.c.reserved_after, outbox.c.version)
+    ctes = [_copy_from(changed, reservations, "r_").cte("held")]
+    if with_answer:
+        ctes.append(_copy_from(changed, idempotency_keys, "i_").cte("answered"))
+    return stmt.add_cte(*ctes)
 
 
 @cache

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from stocksync.api.deps import IdemKey, Svc, Who, write
+from stocksync.api.deps import IdemKey, Svc, Who, request_meta, respond, write
+from stocksync.api.errors import render_domain_error
 from stocksync.api.schemas import ReservationIn, ReservationOut
 from stocksync.app import handlers as h
 from stocksync.core.errors import NotFound
@@ -42,13 +43,11 @@ def create_reservation(request: Request, body: ReservationIn, svc: Svc, who: Who
         reference=body.reference,
     )
 
-    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> ReservationRecord:
-        return h.reserve(uow, ctx, req, svc.default_ttl(kind))
-
     def render(record: ReservationRecord) -> tuple[int, Any]:
         return 201, reservation_out(record, record.created_at).model_dump(mode="json")
 
-    return write(request, svc, who, idempotency_key, body, action, render)
+    meta = request_meta(request, who, idempotency_key, body)
+    return respond(meta, svc.reserve(who.tenant_id, meta, req, render, render_domain_error))
 
 
 @router.get("/{reservation_id}", response_model=ReservationOut)

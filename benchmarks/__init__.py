@@ -1,0 +1,1 @@
+"""Benchmarks run against a real database: `python -m benchmarks.<name>` (see README.md)."""
