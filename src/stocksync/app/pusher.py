@@ -39,19 +39,21 @@ class Pusher:
         self.connector = connector
         self.labels = (channel.tenant_id, channel.code)
 
-    def _repo_call(self, fn: Callable[[SqlChannels], object]) -> object:
-        with self.svc.uow(self.channel.tenant_id) as uow:
+    def _repo_call(self, fn: Callable[[SqlChannels], object], write: bool) -> object:
+        with self.svc.uow(self.channel.tenant_id, write=write) as uow:
             result = fn(SqlChannels(uow.conn, self.channel.tenant_id))
-            uow.commit()
+            if write:
+                uow.commit()
             return result
 
-    async def _db(self, fn: Callable[[SqlChannels], object]) -> object:
-        return await anyio.to_thread.run_sync(self._repo_call, fn)
+    async def _db(self, fn: Callable[[SqlChannels], object], write: bool = True) -> object:
+        return await anyio.to_thread.run_sync(self._repo_call, fn, write)
 
     async def push_once(self) -> Pushed:
         now = self.svc.clock()
         due: list[SkuTarget] = await self._db(  # type: ignore[assignment]
-            lambda repo: repo.due(self.channel.code, now, self.connector.max_batch))
+            lambda repo: repo.due(self.channel.code, now, self.connector.max_batch),
+            write=False)
         due = [t for t in due if t.wanted is not None]
         if not due:
             return Pushed(0, 0, 0)

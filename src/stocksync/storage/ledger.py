@@ -79,6 +79,7 @@ class SqlLedger:
         self.conn = conn
         self.tenant_id = tenant_id
         self.is_postgres = conn.dialect.name == "postgresql"
+        self.appended = 0  # events staged through this connection (wakes the sequencer)
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -125,6 +126,7 @@ class SqlLedger:
         event_id = str(uuid.uuid4())
         effect = effect_of(event)
         row = self._row(event, event_id, ctx)
+        self.appended += 1
         if not effect.changes_level:
             self.conn.execute(_insert_outbox(), row)
             return Applied(event_id, event, None, None, None)

@@ -34,6 +34,9 @@ class Sequenced:
 
 def sequence_pending(engine: Engine, batch: int = BATCH) -> Sequenced:
     """Sequence up to `batch` outbox rows; returns how many and each tenant's new log head."""
+    with engine.connect() as conn:  # a cheap look first: most wake-ups find nothing to do
+        if conn.execute(select(outbox.c.id).limit(1)).first() is None:
+            return Sequenced(0, {})
     with engine.connect().execution_options(**WRITE) as conn, conn.begin():
         if conn.dialect.name == "postgresql":
             conn.execute(select(func.pg_advisory_xact_lock(SEQUENCER_LOCK)))

@@ -61,7 +61,8 @@ class SqlUnitOfWork:
             work()
         self._tx.commit()
         self._tx = None
-        if self.on_commit is not None:
+        # Only a commit that staged events wakes the sequencer.
+        if self.on_commit is not None and self.ledger.appended:
             self.on_commit()
 
     def rollback(self) -> None:

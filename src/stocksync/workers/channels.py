@@ -11,7 +11,7 @@ import asyncio
 import os
 import random
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import anyio
 import httpx
@@ -26,10 +26,12 @@ from stocksync.channels.base import ChannelError, RateLimited, Rejected
 from stocksync.core.channels import Channel
 from stocksync.storage.channels import SqlChannels, enabled_channels
 from stocksync.storage.credentials import CredentialBox
+from stocksync.storage.uow import SqlUnitOfWork
 
 log = structlog.get_logger()
 
 LEASE_SECONDS = 15.0
+RENEW_BEFORE = timedelta(seconds=LEASE_SECONDS * 2 / 3)
 BACKOFF_BASE = 0.2
 BACKOFF_CAP = 30.0
 SUPERVISE_SECONDS = 1.0
@@ -51,6 +53,9 @@ class ChannelWorker:
         self.client = client
         self.failures = 0
         self.rng = random.Random()
+        self.lease_until: datetime | None = None
+        self.cursor: int | None = None
+        self.observed_at: datetime | None = None
 
     def _connect(self) -> Pusher:
         with self.svc.uow(self.channel.tenant_id, write=False) as uow:
@@ -61,25 +66,46 @@ class ChannelWorker:
                       registry.build(self.channel, credentials, self.client))
 
     def _lease_and_project(self) -> tuple[bool, int]:
+        """Renew the lease when it runs low, then project what is new. Idle rounds only
+        read: no write transaction unless there is something to record."""
         now = self.svc.clock()
-        with self.svc.uow(self.channel.tenant_id) as uow:
-            repo = SqlChannels(uow.conn, self.channel.tenant_id)
-            if not repo.claim_lease(self.channel.code, self.owner, now,
-                                    now + timedelta(seconds=LEASE_SECONDS)):
+        tenant, code = self.channel.tenant_id, self.channel.code
+        if self.lease_until is None or now >= self.lease_until - RENEW_BEFORE:
+            until = now + timedelta(seconds=LEASE_SECONDS)
+            with self.svc.uow(tenant) as uow:
+                leased = SqlChannels(uow.conn, tenant).claim_lease(code, self.owner, now, until)
                 uow.commit()
+            self.lease_until = until if leased else None
+            if not leased:
                 return False, 0
-            current = repo.get(self.channel.code)
+            self.cursor = None  # re-read the stored cursor after (re)taking the lease
+        if self.cursor is not None:
+            with self.svc.uow(tenant, write=False) as uow:
+                if not uow.log.page(self.cursor, 1):
+                    self._observe(uow, self.cursor, now)
+                    return True, 0
+        with self.svc.uow(tenant) as uow:
+            current = SqlChannels(uow.conn, tenant).get(code)
             if current is None:
                 return False, 0
             done = project(uow, current, now)
-            status = repo.status(self.channel.code, done.cursor)
             uow.commit()
+        self.cursor = done.cursor
+        if done.events:
+            with self.svc.uow(tenant, write=False) as uow:
+                self._observe(uow, done.cursor, now)
+        return True, done.events
+
+    def _observe(self, uow: SqlUnitOfWork, cursor: int, now: datetime) -> None:
+        if self.observed_at is not None and (now - self.observed_at).total_seconds() < 1.0:
+            return  # metrics at most once a second per channel
+        self.observed_at = now
+        status = SqlChannels(uow.conn, self.channel.tenant_id).status(self.channel.code, cursor)
         labels = (self.channel.tenant_id, self.channel.code)
         oldest = status.oldest_unprojected_at
         metrics.CHANNEL_LAG.labels(*labels).set(
             max((now - oldest).total_seconds(), 0.0) if oldest else 0.0)
         metrics.CHANNEL_BACKLOG.labels(*labels).set(status.pending)
-        return True, done.events
 
     def _record_error(self, error: str) -> None:
         with self.svc.uow(self.channel.tenant_id) as uow:
