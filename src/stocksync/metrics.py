@@ -22,3 +22,9 @@ CHANNEL_ERRORS = Counter("stocksync_channel_api_errors_total", "failed channel A
                          ["tenant", "channel", "error"])
 PUSHES = Counter("stocksync_channel_pushes_total", "quantities acknowledged by channels",
                  ["tenant", "channel"])
+WEBHOOKS = Counter("stocksync_webhooks_total", "webhook deliveries received, by outcome",
+                   ["kind", "outcome"])
+INGESTED = Counter("stocksync_ingested_total", "stored deliveries processed, by outcome",
+                   ["kind", "outcome"])
+INGEST_SECONDS = Histogram("stocksync_ingest_seconds", "time to apply one stored delivery",
+                           buckets=LATENCY_BUCKETS)

@@ -15,12 +15,23 @@ from stocksync import __version__
 from stocksync.api import errors
 from stocksync.api.deps import KeyCache
 from stocksync.api.limits import BodySizeLimit
-from stocksync.api.routes import catalog, channels, events, health, reservations, stock
+from stocksync.api.routes import (
+    catalog,
+    channels,
+    events,
+    health,
+    inbox,
+    reservations,
+    stock,
+    webhooks,
+)
+from stocksync.api.routes.webhooks import ReceiverCache
 from stocksync.app.service import Stocksync
 from stocksync.bootstrap import build_service
 from stocksync.config import Settings
 from stocksync.workers import start_workers
 from stocksync.workers.channels import ChannelSupervisor
+from stocksync.workers.ingest import IngestWorker
 
 # Sync route handlers run in a thread pool; the default 40 threads would cap concurrency
 # below the database pool under load.
@@ -37,16 +48,18 @@ def create_app(settings: Settings | None = None, service: Stocksync | None = Non
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         loops = start_workers(svc) if run_workers else []
-        channel_task = None
-        if run_workers and settings.run_channel_workers and svc.box is not None:
-            channel_task = asyncio.create_task(ChannelSupervisor(svc, svc.box).run())
+        tasks = []
+        if run_workers and svc.box is not None:
+            tasks.append(asyncio.create_task(IngestWorker(svc, svc.box).run()))
+            if settings.run_channel_workers:
+                tasks.append(asyncio.create_task(ChannelSupervisor(svc, svc.box).run()))
         try:
             yield
         finally:
-            if channel_task is not None:
-                channel_task.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await channel_task
+                    await task
             for loop in loops:
                 loop.stop()
 
@@ -55,7 +68,8 @@ def create_app(settings: Settings | None = None, service: Stocksync | None = Non
     app.state.service = svc
     app.state.key_cache = KeyCache()
     errors.install(app)
-    for module in (health, catalog, stock, reservations, events, channels):
+    app.state.receivers = ReceiverCache()
+    for module in (health, catalog, stock, reservations, events, channels, inbox, webhooks):
         app.include_router(module.router)
 
     @app.get("/metrics", include_in_schema=False)

@@ -13,10 +13,11 @@ import anyio
 from stocksync import metrics
 from stocksync.app.service import Stocksync
 from stocksync.channels.base import ChannelConnector, QuantitySet, Rejected
-from stocksync.core.channels import Channel
+from stocksync.core.channels import Channel, ChannelKind
 from stocksync.storage.channels import SkuTarget, SqlChannels
 
 MAPPING_FIELD = "inventory_item_id"
+ECHOING = {ChannelKind.SHOPIFY, ChannelKind.WOOCOMMERCE, ChannelKind.SQUARE}
 
 
 class DiscoversMapping(Protocol):
@@ -38,6 +39,9 @@ class Pusher:
         self.channel = channel
         self.connector = connector
         self.labels = (channel.tenant_id, channel.code)
+        # Only a channel that reports changes back (webhooks) needs in-flight values noted.
+        self.track_sending = channel.webhook_id is not None and channel.kind in ECHOING
+
 
     def _repo_call(self, fn: Callable[[SqlChannels], object], write: bool) -> object:
         with self.svc.uow(self.channel.tenant_id, write=write) as uow:
@@ -57,6 +61,9 @@ class Pusher:
         due = [t for t in due if t.wanted is not None]
         if not due:
             return Pushed(0, 0, 0)
+        if self.track_sending:
+            await self._db(lambda repo: repo.mark_sending(
+                self.channel.code, {t.sku: t.wanted or 0 for t in due}))
         await self._ensure_mapping(due)
         changes = [QuantitySet(t.sku, t.wanted or 0, known=t.pushed) for t in due]
         started = time.perf_counter()

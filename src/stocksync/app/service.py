@@ -32,6 +32,7 @@ from stocksync.storage.uow import SqlUnitOfWork
 T = TypeVar("T")
 OUTBOX = "outbox"  # rung after a write commits: the sequencer wakes
 EVENTS = "events"  # rung after the sequencer published: consumers wake
+INBOX = "inbox"  # rung when a webhook delivery is stored: the ingest worker wakes
 Rendered = tuple[int, object]
 
 
@@ -80,7 +81,8 @@ class Stocksync:
     def execute(self, tenant_id: str, meta: RequestMeta,
                 action: Callable[[SqlUnitOfWork, WriteContext], T],
                 render: Callable[[T], Rendered],
-                render_error: Callable[[DomainError], Rendered]) -> Outcome:
+                render_error: Callable[[DomainError], Rendered], *,
+                remember_refusals: bool = True) -> Outcome:
         """Run `action` in one transaction, exactly once per Idempotency-Key.
 
         The key is claimed in the same transaction as the effect and completed with the
@@ -119,6 +121,9 @@ class Stocksync:
                 error = exc
             except DomainError as exc:
                 error = exc
+            if not remember_refusals:  # e.g. ingestion: a replay after a fix must retry
+                status, body = render_error(error)
+                return Outcome(status, json.dumps(body, default=str))
             return self._store_refusal(tenant_id, meta, ctx.now, *render_error(error))
 
     def reserve(self, tenant_id: str, meta: RequestMeta, req: h.NewReservation,

@@ -18,7 +18,12 @@ BOOT_ID = uuid.uuid4().hex[:12]
 REQUIRED: dict[ChannelKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ChannelKind.SHOPIFY: (("shop_url", "location_id"), ("access_token",)),
     ChannelKind.GENERIC_HTTP: (("url",), ("secret",)),
+    ChannelKind.POS: ((), ("webhook_secret",)),
+    ChannelKind.WOOCOMMERCE: ((), ("webhook_secret",)),
+    ChannelKind.SQUARE: ((), ("signature_key",)),
 }
+# Kinds stocksync pushes quantities to; the others only send webhooks (for now).
+PUSHED = {ChannelKind.SHOPIFY, ChannelKind.GENERIC_HTTP}
 
 
 def check(kind: ChannelKind, settings: dict[str, str], credentials: dict[str, str] | None,

@@ -91,6 +91,7 @@ def worker(database_url: DbOption = None) -> None:
     from stocksync.bootstrap import build_service
     from stocksync.workers import start_workers
     from stocksync.workers.channels import ChannelSupervisor
+    from stocksync.workers.ingest import IngestWorker
 
     svc = build_service(settings(database_url))
     assert svc.box is not None
@@ -98,15 +99,18 @@ def worker(database_url: DbOption = None) -> None:
     console.print(f"workers running on {svc.engine.dialect.name}; Ctrl-C to stop", soft_wrap=True)
 
     async def main() -> None:
-        task = asyncio.create_task(ChannelSupervisor(svc, svc.box).run())  # type: ignore[arg-type]
+        assert svc.box is not None
+        tasks = [asyncio.create_task(ChannelSupervisor(svc, svc.box).run()),
+                 asyncio.create_task(IngestWorker(svc, svc.box).run())]
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, done.set)
         await done.wait()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     try:
         asyncio.run(main())
@@ -143,6 +147,50 @@ def tenants_create(name: Annotated[str, typer.Argument(help="merchant name")],
     console.print(f"tenant [bold]{tenant.name}[/bold] id={tenant.id}")
     console.print("API key (store it now, it is not shown again):")
     print(tenant.api_key)
+
+
+inbox_app = typer.Typer(help="Webhook deliveries kept by stocksync.", no_args_is_help=True)
+app.add_typer(inbox_app, name="inbox")
+
+
+@inbox_app.command("list")
+def inbox_list(database_url: DbOption = None,
+               status: Annotated[str, typer.Option(help="pending, done or failed")] = "failed",
+               tenant: Annotated[str | None, typer.Option(help="only this tenant id")] = None,
+               ) -> None:
+    """Show deliveries (by default the dead-lettered ones) with their errors."""
+    from stocksync.bootstrap import build_service
+    from stocksync.storage import inbox as inbox_store
+    from stocksync.storage.tables import tenants
+
+    svc = build_service(settings(database_url))
+    table = Table(title=f"inbox: {status}")
+    for col in ("id", "tenant", "channel", "topic", "attempts", "error"):
+        table.add_column(col)
+    with svc.engine.connect() as conn:
+        ids = [tenant] if tenant else list(conn.execute(
+            tenants.select().with_only_columns(tenants.c.id)).scalars())
+        for tid in ids:
+            for d in inbox_store.listing(conn, tid, status, 0, 1000):
+                table.add_row(str(d.id), tid, d.channel, d.topic, str(d.attempts),
+                              (d.last_error or "")[:80])
+    console.print(table)
+
+
+@inbox_app.command("replay")
+def inbox_replay(delivery_id: Annotated[int, typer.Argument(help="inbox id")],
+                 database_url: DbOption = None) -> None:
+    """Queue a delivery again; the running workers apply it (exactly once)."""
+    from stocksync.bootstrap import build_service
+    from stocksync.storage import inbox as inbox_store
+    from stocksync.storage.engine import WRITE
+
+    svc = build_service(settings(database_url))
+    with svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        if not inbox_store.replay(conn, delivery_id):
+            err.print(f"[red]error:[/red] no delivery with id {delivery_id}")
+            raise typer.Exit(1)
+    console.print(f"delivery {delivery_id} queued again")
 
 
 @app.command()

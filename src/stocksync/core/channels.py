@@ -12,6 +12,9 @@ from stocksync.core.channel_rules import ChannelRules
 class ChannelKind(StrEnum):
     SHOPIFY = "shopify"
     GENERIC_HTTP = "generic_http"
+    POS = "pos"  # a till: it tells stocksync what it sold (webhooks), nothing is pushed
+    WOOCOMMERCE = "woocommerce"
+    SQUARE = "square"
 
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
@@ -28,6 +31,7 @@ class Channel:
     enabled: bool = True
     cursor: int = 0
     updated_at: datetime | None = None
+    webhook_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

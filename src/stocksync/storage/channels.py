@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -39,7 +40,8 @@ def _channel(row: Any) -> Channel:
     return Channel(tenant_id=r["tenant_id"], code=r["code"], kind=ChannelKind(r["kind"]),
                    name=r["name"], rules=rules_from_json(r["rules"]),
                    settings=dict(r["settings"] or {}), enabled=bool(r["enabled"]),
-                   cursor=int(r["cursor"]), updated_at=r["updated_at"])
+                   cursor=int(r["cursor"]), updated_at=r["updated_at"],
+                   webhook_id=r["webhook_id"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,8 @@ class SkuTarget:
     pushed: int | None
     pending_since: datetime | None
     external_ids: dict[str, str]
+    sending: int | None = None
+    observed_at: datetime | None = None
 
 
 class SqlChannels:
@@ -81,7 +85,7 @@ class SqlChannels:
             tenant_id=self.tenant_id, code=channel.code, kind=channel.kind.value,
             name=channel.name, enabled=channel.enabled, settings=channel.settings,
             credentials=sealed, rules=rules_to_json(channel.rules), cursor=cursor,
-            created_at=now, updated_at=now))
+            webhook_id="wh_" + secrets.token_hex(12), created_at=now, updated_at=now))
 
     def change(self, channel: Channel, sealed: str | None, now: datetime) -> None:
         values: dict[str, Any] = {
@@ -174,11 +178,38 @@ class SqlChannels:
             .order_by(channel_skus.c.pending_since).limit(limit))
         return [_target(r) for r in rows]
 
+    def mark_sending(self, code: str, values: Mapping[str, int]) -> None:
+        """Record values about to be pushed, so the channel's echo of them (a webhook that
+        may arrive before the push is acknowledged) is recognised as ours."""
+        for sku, value in values.items():
+            self.conn.execute(update(channel_skus).where(
+                self._sku_where(code), channel_skus.c.sku == sku).values(sending=value))
+
+    def observed(self, code: str, sku: str, value: int,
+                 observed_at: datetime | None = None) -> None:
+        """The channel was seen showing `value` (fetch-on-notify): remember it as the value
+        it has, so the pusher compares against the truth there."""
+        values: dict[str, Any] = {"pushed": value}
+        if observed_at is not None:
+            values["observed_at"] = observed_at
+        self.conn.execute(update(channel_skus).where(
+            self._sku_where(code), channel_skus.c.sku == sku).values(**values))
+        self.conn.execute(update(channel_skus).where(
+            self._sku_where(code), channel_skus.c.sku == sku,
+            channel_skus.c.wanted != value).values(
+            pending_since=func.coalesce(channel_skus.c.pending_since, func.now())))
+
+    def sku_for_external_id(self, code: str, field: str, external_id: str) -> str | None:
+        for sku, ids in self.mapping(code).items():
+            if ids.get(field) == external_id:
+                return sku
+        return None
+
     def acknowledge(self, code: str, sku: str, value: int, now: datetime) -> bool:
         """The channel now shows `value`. Returns True when that is still what is wanted."""
         where = and_(self._sku_where(code), channel_skus.c.sku == sku)
         self.conn.execute(update(channel_skus).where(where).values(
-            pushed=value, pushed_at=now, attempts=0, next_attempt_at=None))
+            pushed=value, pushed_at=now, sending=None, attempts=0, next_attempt_at=None))
         done = self.conn.execute(update(channel_skus).where(
             where, channel_skus.c.wanted == value).values(pending_since=None))
         return done.rowcount == 1
@@ -219,7 +250,15 @@ class SqlChannels:
 def _target(r: Any) -> SkuTarget:
     return SkuTarget(sku=r.sku, wanted=None if r.wanted is None else int(r.wanted),
                      pushed=None if r.pushed is None else int(r.pushed),
-                     pending_since=r.pending_since, external_ids=dict(r.external_ids or {}))
+                     pending_since=r.pending_since, external_ids=dict(r.external_ids or {}),
+                     sending=None if r.sending is None else int(r.sending),
+                     observed_at=r.observed_at)
+
+
+def channel_for_webhook(conn: Connection, webhook_id: str) -> tuple[Channel, str | None] | None:
+    """The channel a webhook URL names (across tenants), with its sealed credentials."""
+    row = conn.execute(select(channels).where(channels.c.webhook_id == webhook_id)).first()
+    return (_channel(row), row.credentials) if row else None
 
 
 def enabled_channels(conn: Connection) -> list[Channel]:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
@@ -212,6 +213,7 @@ channels = Table(
     Column("last_error", Text),
     Column("last_error_at", UtcDateTime),
     Column("failing_since", UtcDateTime),
+    Column("webhook_id", String(40), unique=True),  # the {channel} of /webhooks/{kind}/…
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
@@ -229,8 +231,33 @@ channel_skus = Table(
     Column("pending_since", UtcDateTime),  # recorded_at of the oldest change not yet pushed
     Column("pushed", BigInteger),
     Column("pushed_at", UtcDateTime),
+    Column("sending", BigInteger),  # a value on its way: its echo must not count as a change
+    Column("observed_at", UtcDateTime),  # time of the newest channel notice applied
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", UtcDateTime),
     Column("parked_reason", Text),  # a rejection: not retried until the row changes
     Index("ix_channel_skus_pending", "tenant_id", "channel", "pending_since"),
+)
+
+# Webhook deliveries, stored before they are acknowledged and processed afterwards.
+inbox = Table(
+    "inbox", metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(32), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("delivery_id", String(200), nullable=False),
+    Column("topic", String(100), nullable=False),
+    Column("headers", JSON, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | done | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime),
+    Column("claimed_until", UtcDateTime),
+    Column("last_error", Text),
+    Column("processed_at", UtcDateTime),
+    Column("correlation_id", String(64)),
+    UniqueConstraint("tenant_id", "channel", "delivery_id"),
+    Index("ix_inbox_status_next_attempt_at", "status", "next_attempt_at"),
 )

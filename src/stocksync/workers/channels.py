@@ -161,7 +161,7 @@ class ChannelSupervisor:
 
     def _channels(self) -> list[Channel]:
         with self.svc.engine.connect() as conn:
-            return enabled_channels(conn)
+            return [c for c in enabled_channels(conn) if c.kind in registry.PUSHED]
 
     async def run(self) -> None:
         async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:

@@ -40,7 +40,7 @@ class RulesIn(Strict):
 
 class ChannelIn(Strict):
     code: Annotated[str, Field(pattern=CODE_PATTERN)]
-    kind: Literal["shopify", "generic_http"]
+    kind: Literal["shopify", "generic_http", "pos", "woocommerce", "square"]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     locations: Annotated[list[LocationCode], Field(min_length=1, max_length=100)]
     settings: dict[Annotated[str, Field(max_length=64)],
@@ -88,6 +88,8 @@ class ChannelOut(BaseModel):
     settings: dict[str, str]
     rules: dict[str, Any]
     has_credentials: bool
+    webhook_path: str | None = Field(None, description="where this channel's webhooks go: "
+                                     "POST <base URL><webhook_path>")
     status: ChannelStatusOut | None = None
 
 
@@ -122,7 +124,9 @@ def _out(uow: SqlUnitOfWork, channel: Channel, now: datetime, *,
     return ChannelOut(code=channel.code, kind=channel.kind.value, name=channel.name,
                       enabled=channel.enabled, locations=locations, settings=channel.settings,
                       rules=rules, status=status,
-                      has_credentials=repo.sealed_credentials(channel.code) is not None)
+                      has_credentials=repo.sealed_credentials(channel.code) is not None,
+                      webhook_path=f"/webhooks/{channel.kind.value}/{channel.webhook_id}"
+                      if channel.webhook_id else None)
 
 
 def _check_locations(uow: SqlUnitOfWork, locations: list[str]) -> None:
@@ -157,7 +161,9 @@ def create_channel(request: Request, body: ChannelIn, svc: Svc, who: Who,
         # cursor 0: the first projection walks the whole log, so the channel starts in sync.
         repo.add(channel, svc.box.seal(body.credentials) if body.credentials else None, 0,
                  ctx.now)
-        return _out(uow, channel, ctx.now, with_status=False)
+        stored = repo.get(body.code)
+        assert stored is not None
+        return _out(uow, stored, ctx.now, with_status=False)
 
     return write(request, svc, who, idempotency_key, body, action,
                  lambda out: (201, out.model_dump(mode="json")))
@@ -195,12 +201,16 @@ def change_channel(request: Request, code: Code, body: ChannelPatch, svc: Svc, w
             _rules(locations, RulesIn(**{k: v for k, v in rules_to_json(current.rules).items()
                                          if k != "locations"}))
         settings = body.settings if body.settings is not None else current.settings
-        registry.check(current.kind, settings, body.credentials, creating=False)
+        credentials = None
+        if body.credentials is not None:  # merged: patching one secret keeps the others
+            sealed = repo.sealed_credentials(code)
+            credentials = {**(svc.box.open(sealed) if sealed else {}), **body.credentials}
+        registry.check(current.kind, settings, credentials, creating=False)
         changed = Channel(tenant_id=who.tenant_id, code=code, kind=current.kind,
                           name=body.name or current.name, rules=rules, settings=settings,
-                          enabled=current.enabled if body.enabled is None else body.enabled)
-        repo.change(changed, svc.box.seal(body.credentials) if body.credentials else None,
-                    ctx.now)
+                          enabled=current.enabled if body.enabled is None else body.enabled,
+                          webhook_id=current.webhook_id)
+        repo.change(changed, svc.box.seal(credentials) if credentials else None, ctx.now)
         if rules != current.rules:
             repo.advance(code, 0)  # new rules: recompute every SKU from the whole log
         return _out(uow, changed, ctx.now, with_status=False)

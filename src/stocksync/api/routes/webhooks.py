@@ -1,0 +1,118 @@
+"""POST /webhooks/{kind}/{channel}: verify, store, acknowledge. Processing comes after.
+
+The delivery is verified on the raw body (constant-time), kept in the inbox keyed by
+(channel, delivery id) and committed durably before the 2xx, so an acknowledged delivery
+survives a crash right after the ack; a redelivery of a kept id is acknowledged and dropped.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from stocksync import metrics
+from stocksync.api.errors import json_error
+from stocksync.app.service import INBOX, Stocksync
+from stocksync.core.channels import Channel
+from stocksync.core.inbound import MalformedWebhook
+from stocksync.ingest.registry import parser_for
+from stocksync.storage import inbox
+from stocksync.storage.channels import channel_for_webhook
+from stocksync.storage.engine import WRITE
+
+router = APIRouter(tags=["webhooks"])
+log = structlog.get_logger()
+CACHE_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Receiver:
+    channel: Channel
+    credentials: dict[str, str]
+    expires: float
+
+
+class ReceiverCache:
+    """webhook id -> channel and decrypted secrets, briefly, to keep the ack fast."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, Receiver] = {}
+
+    def get(self, svc: Stocksync, webhook_id: str) -> Receiver | None:
+        hit = self._known.get(webhook_id)
+        if hit is not None and hit.expires > time.monotonic():
+            return hit
+        with svc.engine.connect() as conn:
+            found = channel_for_webhook(conn, webhook_id)
+        if found is None:
+            return None
+        channel, sealed = found
+        assert svc.box is not None
+        receiver = Receiver(channel, svc.box.open(sealed) if sealed else {},
+                            time.monotonic() + CACHE_SECONDS)
+        self._known[webhook_id] = receiver
+        return receiver
+
+
+def _accept(svc: Stocksync, cache: ReceiverCache, kind: str, webhook_id: str,
+            headers: dict[str, str], body: bytes, url: str) -> JSONResponse:
+    receiver = cache.get(svc, webhook_id)
+    if receiver is None or receiver.channel.kind.value != kind:
+        metrics.WEBHOOKS.labels(kind, "unknown_channel").inc()
+        return json_error(404, "unknown_webhook", "no channel receives webhooks here")
+    try:
+        parser = parser_for(kind)
+    except KeyError:
+        return json_error(404, "unknown_webhook", f"no webhooks of kind {kind}")
+    channel = receiver.channel
+    if getattr(parser, "is_ping", lambda h, b: False)(headers, body):
+        metrics.WEBHOOKS.labels(kind, "ping").inc()
+        return JSONResponse({"status": "ok"})
+    secret = receiver.credentials.get(parser.secret_field)
+    signed_url = channel.settings.get("notification_url") or url
+    if not secret or not parser.verify(secret, headers, body, signed_url):
+        metrics.WEBHOOKS.labels(kind, "bad_signature").inc()
+        log.warning("webhook_bad_signature", tenant=channel.tenant_id, channel=channel.code,
+                    kind=kind, has_secret=bool(secret))
+        return json_error(401, "invalid_signature",
+                          "the webhook signature does not match this channel's secret")
+    try:
+        parsed = parser.parse(headers, body, channel.settings)
+    except MalformedWebhook as exc:
+        metrics.WEBHOOKS.labels(kind, "malformed").inc()
+        return json_error(400, "malformed_webhook", exc.message, exc.details)
+    correlation_id = headers.get("x-correlation-id") or uuid.uuid4().hex
+    with svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        stored = inbox.store(conn, tenant_id=channel.tenant_id, channel=channel.code,
+                             kind=kind, delivery_id=parsed.delivery_id, topic=parsed.topic,
+                             headers=headers, body=body, now=svc.clock(),
+                             correlation_id=correlation_id)
+    if stored is None:
+        metrics.WEBHOOKS.labels(kind, "duplicate").inc()
+        return JSONResponse({"status": "duplicate", "delivery_id": parsed.delivery_id})
+    svc.bus.ring(INBOX)
+    metrics.WEBHOOKS.labels(kind, "accepted").inc()
+    log.info("webhook_accepted", tenant=channel.tenant_id, channel=channel.code,
+             topic=parsed.topic, delivery_id=parsed.delivery_id, correlation_id=correlation_id)
+    return JSONResponse({"status": "accepted", "id": stored, "delivery_id": parsed.delivery_id},
+                        headers={"X-Correlation-Id": correlation_id})
+
+
+@router.post("/webhooks/{kind}/{channel}", response_model=None)
+async def receive_webhook(kind: str, channel: str, request: Request) -> JSONResponse:
+    """Deliveries from a channel: `kind` is the platform, `channel` the channel's
+    webhook id (shown as `webhook_path` on the channel)."""
+    body = await request.body()
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    svc: Stocksync = request.app.state.service
+    cache: ReceiverCache = request.app.state.receivers
+    result: Any = await anyio.to_thread.run_sync(
+        _accept, svc, cache, kind, channel, headers, body, str(request.url))
+    return result

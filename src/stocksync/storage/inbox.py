@@ -1,0 +1,125 @@
+"""SqlInbox: webhook deliveries stored before the ack, claimed and settled by the worker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from stocksync.storage.tables import inbox
+
+PENDING, DONE, FAILED = "pending", "done", "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    tenant_id: str
+    channel: str
+    kind: str
+    delivery_id: str
+    topic: str
+    headers: dict[str, str]
+    body: bytes
+    received_at: datetime
+    status: str
+    attempts: int
+    last_error: str | None
+    processed_at: datetime | None
+    correlation_id: str | None
+
+
+def _delivery(row: Any) -> Delivery:
+    r = row._mapping
+    return Delivery(id=int(r["id"]), tenant_id=r["tenant_id"], channel=r["channel"],
+                    kind=r["kind"], delivery_id=r["delivery_id"], topic=r["topic"],
+                    headers=dict(r["headers"]), body=bytes(r["body"]),
+                    received_at=r["received_at"], status=r["status"],
+                    attempts=int(r["attempts"]), last_error=r["last_error"],
+                    processed_at=r["processed_at"], correlation_id=r["correlation_id"])
+
+
+def store(conn: Connection, *, tenant_id: str, channel: str, kind: str, delivery_id: str,
+          topic: str, headers: Mapping[str, str], body: bytes, now: datetime,
+          correlation_id: str | None) -> int | None:
+    """Keep a delivery; None when (channel, delivery id) was already kept (a redelivery)."""
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    row = conn.execute(
+        dialect_insert(inbox).values(
+            tenant_id=tenant_id, channel=channel, kind=kind, delivery_id=delivery_id,
+            topic=topic, headers=dict(headers), body=body, received_at=now, status=PENDING,
+            attempts=0, correlation_id=correlation_id)
+        .on_conflict_do_nothing().returning(inbox.c.id)).first()
+    return None if row is None else int(row[0])
+
+
+def claim(conn: Connection, now: datetime, hold: timedelta, limit: int) -> list[Delivery]:
+    """Take up to `limit` due deliveries for `hold`: one statement, so two workers never
+    take the same one; a worker that dies lets its claim run out."""
+    due = (select(inbox.c.id).where(
+        inbox.c.status == PENDING,
+        or_(inbox.c.next_attempt_at.is_(None), inbox.c.next_attempt_at <= now),
+        or_(inbox.c.claimed_until.is_(None), inbox.c.claimed_until < now))
+        .order_by(inbox.c.id).limit(limit).scalar_subquery())
+    rows = conn.execute(update(inbox).where(inbox.c.id.in_(due), or_(
+        inbox.c.claimed_until.is_(None), inbox.c.claimed_until < now))
+        .values(claimed_until=now + hold).returning(*inbox.c))
+    return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
+
+
+def settle(conn: Connection, delivery_id: int, now: datetime, *, error: str | None = None,
+           retry_at: datetime | None = None) -> None:
+    """Done (no error), retry later (error and retry_at) or dead-lettered (error only)."""
+    if error is None:
+        values: dict[str, object] = {"status": DONE, "processed_at": now, "last_error": None}
+    elif retry_at is not None:
+        values = {"attempts": inbox.c.attempts + 1, "next_attempt_at": retry_at,
+                  "last_error": error[:4000]}
+    else:
+        values = {"status": FAILED, "attempts": inbox.c.attempts + 1, "processed_at": now,
+                  "last_error": error[:4000]}
+    conn.execute(update(inbox).where(inbox.c.id == delivery_id)
+                 .values(claimed_until=None, **values))
+
+
+def listing(conn: Connection, tenant_id: str, status: str | None, after: int,
+            limit: int) -> list[Delivery]:
+    query = select(inbox).where(inbox.c.tenant_id == tenant_id, inbox.c.id > after)
+    if status:
+        query = query.where(inbox.c.status == status)
+    return [_delivery(r) for r in conn.execute(query.order_by(inbox.c.id).limit(limit))]
+
+
+def get(conn: Connection, delivery_id: int, tenant_id: str | None = None) -> Delivery | None:
+    query = select(inbox).where(inbox.c.id == delivery_id)
+    if tenant_id is not None:
+        query = query.where(inbox.c.tenant_id == tenant_id)
+    row = conn.execute(query).first()
+    return _delivery(row) if row else None
+
+
+def replay(conn: Connection, delivery_id: int, tenant_id: str | None = None) -> bool:
+    """Put a delivery back in the queue (after fixing what made it fail)."""
+    query = update(inbox).where(inbox.c.id == delivery_id)
+    if tenant_id is not None:
+        query = query.where(inbox.c.tenant_id == tenant_id)
+    result = conn.execute(query.values(status=PENDING, attempts=0, next_attempt_at=None,
+                                       claimed_until=None, processed_at=None))
+    return result.rowcount == 1
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(select(inbox.c.status, func.count()).group_by(inbox.c.status))
+    return {status: int(n) for status, n in rows}
+
+
+def purge(conn: Connection, older_than: datetime) -> int:
+    """Forget settled deliveries past the dedupe window."""
+    result = conn.execute(delete(inbox).where(inbox.c.status == DONE,
+                                              inbox.c.received_at < older_than))
+    return result.rowcount
