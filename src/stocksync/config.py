@@ -33,6 +33,9 @@ class Settings(BaseModel):
                                            "outbox when no commit wakes the sequencer")
     channel_sweep_seconds: float = Field(1.0, gt=0, description="safety-net wake-up of "
                                          "channel workers when no commit rings them")
+    level_notice_grace_seconds: float = Field(2.0, ge=0, description="inventory notices "
+                                              "from channels wait this long, so the order "
+                                              "webhooks sent with them are applied first")
     idempotency_ttl_hours: int = Field(48, ge=24, description="how long Idempotency-Key "
                                        "results are kept")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="larger request bodies get 413")

@@ -32,7 +32,7 @@ def encode(payload: object) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-def malformed(field: str) -> pytest.RaisesContext[MalformedWebhook]:
+def malformed(field: str) -> pytest.RaisesExc[MalformedWebhook]:
     """The message must name the offending field (brackets are regex metacharacters)."""
     return pytest.raises(MalformedWebhook, match=field.replace("[", r"\[").replace("]", r"\]"))
 
@@ -239,7 +239,7 @@ def simulator_deliveries(location_name: str = "Main warehouse") -> list[tuple[di
                               {"sku": "TEE-M", "quantities": {str(location): 5}}])
     state.place_order([("TEE-S", 2), ("TEE-M", 1)], location)
     deliverer = WebhookDeliverer(config)
-    deliveries = []
+    deliveries: list[tuple[dict[str, str], bytes]] = []
     for topic, payload, event_id in sent:
         body = json.dumps(payload, separators=(",", ":")).encode()
         delivery = Delivery(topic, body, "http://hub", "hush", f"wh-{len(deliveries)}",
@@ -475,6 +475,18 @@ def test_a_paid_woocommerce_order_sells_its_lines_under_stable_keys(topic: str) 
                     occurred_at=datetime(2024, 5, 1, 10, tzinfo=UTC), reference="727"),
         Ignored("line_items[1] has no sku"),
     ]
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    ({"id": 1, "sku": None, "quantity": 1}, "line_items[0] has no sku"),
+    ({"id": 1, "sku": "a b", "quantity": 1},
+     "line_items[0].sku 'a b' is not a valid stocksync SKU"),
+    ({"id": 1, "sku": "A", "quantity": 0}, "line_items[0] has quantity 0"),
+])
+def test_woocommerce_lines_that_cannot_move_stock_are_ignored(line: Json, reason: str) -> None:
+    parsed = WooCommerceWebhookParser().parse(woo_headers("order.created"),
+                                              encode(woo_order(line_items=[line])), {})
+    assert parsed.messages == [Ignored(reason)]
 
 
 def test_an_unpaid_woocommerce_order_moves_no_stock() -> None:

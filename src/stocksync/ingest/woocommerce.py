@@ -47,7 +47,7 @@ RETURN_STATUSES = frozenset({"cancelled", "refunded"})
 MAX_TOPIC_LENGTH = 100  # the inbox keeps topics up to 100 and delivery ids up to 200
 MAX_MODIFIED_LENGTH = 40
 MAX_QUANTITY = 1_000_000_000
-_PING = re.compile(rb"^webhook_id=(\d{1,20})$")
+_PING = re.compile(rb"^webhook_id=\d{1,20}$")
 Json = dict[str, object]
 
 
@@ -89,9 +89,9 @@ class WooCommerceWebhookParser:
 
     def parse(self, headers: Mapping[str, str], body: bytes,
               settings: Mapping[str, str]) -> ParsedDelivery:
-        ping = _PING.match(body.strip())
-        if ping is not None and SIGNATURE_HEADER not in headers:
-            return ParsedDelivery(f"ping:{ping.group(1).decode()}", "ping", [Ignored("ping")])
+        if is_ping(headers, body):
+            webhook_id = body.strip().removeprefix(b"webhook_id=").decode()
+            return ParsedDelivery(f"ping:{webhook_id}", "ping", [Ignored("ping")])
         topic = headers.get(TOPIC_HEADER, "").strip()
         if not topic:
             raise MalformedWebhook(f"the {TOPIC_HEADER} header is missing", field=TOPIC_HEADER)
@@ -135,9 +135,8 @@ def order_messages(order: Json) -> list[InboundMessage]:
         sku = line.get("sku")
         if sku is not None and not isinstance(sku, str):
             raise MalformedWebhook(f"{where}.sku must be a string or null", field=f"{where}.sku")
-        skipped = _skip_reason(where, sku, quantity)
-        if skipped is not None:
-            messages.append(skipped)
+        if not sku or not is_valid_sku(sku) or quantity == 0:
+            messages.append(_skipped(where, sku))
             continue
         sale_key = f"woocommerce:{order_id}:{line_id}"
         if selling:
@@ -151,12 +150,12 @@ def order_messages(order: Json) -> list[InboundMessage]:
     return messages
 
 
-def _skip_reason(where: str, sku: str | None, quantity: int) -> Ignored | None:
+def _skipped(where: str, sku: str | None) -> Ignored:
     if not sku:
         return Ignored(f"{where} has no sku")
     if not is_valid_sku(sku):
         return Ignored(f"{where}.sku {sku!r} is not a valid stocksync SKU")
-    return Ignored(f"{where} has quantity 0") if quantity == 0 else None
+    return Ignored(f"{where} has quantity 0")
 
 
 def level_report(product: Json) -> LevelReport:

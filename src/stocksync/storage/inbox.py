@@ -46,14 +46,14 @@ def _delivery(row: Any) -> Delivery:
 
 def store(conn: Connection, *, tenant_id: str, channel: str, kind: str, delivery_id: str,
           topic: str, headers: Mapping[str, str], body: bytes, now: datetime,
-          correlation_id: str | None) -> int | None:
+          correlation_id: str | None, not_before: datetime | None = None) -> int | None:
     """Keep a delivery; None when (channel, delivery id) was already kept (a redelivery)."""
     dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     row = conn.execute(
         dialect_insert(inbox).values(
             tenant_id=tenant_id, channel=channel, kind=kind, delivery_id=delivery_id,
             topic=topic, headers=dict(headers), body=body, received_at=now, status=PENDING,
-            attempts=0, correlation_id=correlation_id)
+            attempts=0, correlation_id=correlation_id, next_attempt_at=not_before)
         .on_conflict_do_nothing().returning(inbox.c.id)).first()
     return None if row is None else int(row[0])
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -21,7 +22,7 @@ from stocksync import metrics
 from stocksync.api.errors import json_error
 from stocksync.app.service import INBOX, Stocksync
 from stocksync.core.channels import Channel
-from stocksync.core.inbound import MalformedWebhook
+from stocksync.core.inbound import LevelReport, MalformedWebhook
 from stocksync.ingest.registry import parser_for
 from stocksync.storage import inbox
 from stocksync.storage.channels import channel_for_webhook
@@ -89,11 +90,19 @@ def _accept(svc: Stocksync, cache: ReceiverCache, kind: str, webhook_id: str,
         metrics.WEBHOOKS.labels(kind, "malformed").inc()
         return json_error(400, "malformed_webhook", exc.message, exc.details)
     correlation_id = headers.get("x-correlation-id") or uuid.uuid4().hex
+    now = svc.clock()
+    # A platform sends an order's webhook and the inventory notice it causes together, in
+    # no set order. Notices wait a moment so the order is counted first and the notice is
+    # then seen as the echo it is, not as a second, external change.
+    only_notices = bool(parsed.messages) and all(
+        isinstance(m, LevelReport) for m in parsed.messages)
+    grace = timedelta(seconds=svc.settings.level_notice_grace_seconds)
     with svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
         stored = inbox.store(conn, tenant_id=channel.tenant_id, channel=channel.code,
                              kind=kind, delivery_id=parsed.delivery_id, topic=parsed.topic,
-                             headers=headers, body=body, now=svc.clock(),
-                             correlation_id=correlation_id)
+                             headers=headers, body=body, now=now,
+                             correlation_id=correlation_id,
+                             not_before=now + grace if only_notices else None)
     if stored is None:
         metrics.WEBHOOKS.labels(kind, "duplicate").inc()
         return JSONResponse({"status": "duplicate", "delivery_id": parsed.delivery_id})
