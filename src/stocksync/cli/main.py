@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -147,6 +148,59 @@ def tenants_create(name: Annotated[str, typer.Argument(help="merchant name")],
     console.print(f"tenant [bold]{tenant.name}[/bold] id={tenant.id}")
     console.print("API key (store it now, it is not shown again):")
     print(tenant.api_key)
+
+
+@app.command()
+def validate(file: Annotated[Path, typer.Argument(help="JSON array or JSONL of events",
+                                                  exists=True, dir_okay=False)]) -> None:
+    """Check an event file against the published schema; one line per violation."""
+    from stocksync.app.event_file import read
+
+    records, problems = read(file)
+    for problem in problems:
+        err.print(f"{file}: {problem}", soft_wrap=True)
+    if problems:
+        err.print(f"[red]{len(problems)} violation(s)[/red] in {file}")
+        raise typer.Exit(1)
+    console.print(f"[green]{len(records)} events are valid[/green]")
+
+
+@app.command()
+def replay(file: Annotated[Path, typer.Argument(help="JSON array or JSONL of events",
+                                                exists=True, dir_okay=False)],
+           tenant: Annotated[str, typer.Option(help="tenant id, or a tenant name (created "
+                                                    "if missing)")],
+           database_url: DbOption = None) -> None:
+    """Apply an event file to a tenant. Each record applies once: replaying the same
+    file again changes nothing. The whole file is validated before anything is applied."""
+    from rich.progress import Progress
+
+    from stocksync.app.event_file import read
+    from stocksync.app.replay import replay as run_replay
+    from stocksync.bootstrap import build_service
+    from stocksync.storage.tables import tenants
+    from stocksync.storage.tenants import create_tenant, tenant_by_name
+
+    svc = build_service(settings(database_url))
+    with svc.engine.begin() as conn:
+        tenant_id = conn.execute(tenants.select().with_only_columns(tenants.c.id).where(
+            tenants.c.id == tenant)).scalar() or tenant_by_name(conn, tenant)
+        if tenant_id is None:
+            tenant_id = create_tenant(conn, tenant, svc.clock()).id
+            console.print(f"created tenant {tenant} ({tenant_id})")
+    total = len(read(file)[0])
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"replaying {file.name}", total=total)
+        report, problems = run_replay(svc, tenant_id, file,
+                                      lambda n: progress.advance(task, n))
+    for problem in problems:
+        err.print(f"{file}: {problem}", soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
+    console.print(f"applied {report.applied}, already applied {report.already_applied}, "
+                  f"refused {len(report.refused)}")
+    for refusal in report.refused:
+        console.print(f"  refused: {refusal}", soft_wrap=True)
 
 
 inbox_app = typer.Typer(help="Webhook deliveries kept by stocksync.", no_args_is_help=True)

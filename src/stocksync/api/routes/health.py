@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from stocksync.api.deps import Svc
+from stocksync.app.event_file import json_schema
 
 router = APIRouter(prefix="/v1", tags=["health"])
 
@@ -22,3 +23,9 @@ def health(svc: Svc) -> JSONResponse:
     ok = database == "ok"
     return JSONResponse({"status": "ok" if ok else "degraded", "database": database,
                          "dialect": svc.engine.dialect.name}, status_code=200 if ok else 503)
+
+
+@router.get("/schema/events.json", include_in_schema=False)
+def event_schema() -> JSONResponse:
+    """JSON Schema of event files and the inbound webhook payloads they carry."""
+    return JSONResponse(json_schema(), media_type="application/schema+json")
