@@ -26,6 +26,25 @@ class DiscoversMapping(Protocol):
     async def discover_mapping(self, skus: list[str] | None = None) -> dict[str, str]: ...
 
 
+class RequestBudget:
+    """At most `rate` calls per second to a channel (its `max_requests_per_second`
+    setting), for platforms whose limits the connector does not read from responses."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = anyio.sleep) -> None:
+        self.interval = 1.0 / rate
+        self.clock = clock
+        self.sleep = sleep
+        self.next_at = 0.0
+
+    async def take(self) -> None:
+        now = self.clock()
+        wait = self.next_at - now
+        self.next_at = max(now, self.next_at) + self.interval
+        if wait > 0:
+            await self.sleep(wait)
+
+
 @dataclass(frozen=True, slots=True)
 class Pushed:
     sent: int
@@ -41,6 +60,8 @@ class Pusher:
         self.labels = (channel.tenant_id, channel.code)
         # Only a channel that reports changes back (webhooks) needs in-flight values noted.
         self.track_sending = channel.webhook_id is not None and channel.kind in ECHOING
+        rate = channel.settings.get("max_requests_per_second")
+        self.budget = RequestBudget(float(rate)) if rate else None
 
 
     def _repo_call(self, fn: Callable[[SqlChannels], object], write: bool) -> object:
@@ -66,6 +87,8 @@ class Pusher:
                 self.channel.code, {t.sku: t.wanted or 0 for t in due}))
         await self._ensure_mapping(due)
         changes = [QuantitySet(t.sku, t.wanted or 0, known=t.pushed) for t in due]
+        if self.budget is not None:
+            await self.budget.take()
         started = time.perf_counter()
         try:
             report = await self.connector.set_quantities(changes)

@@ -29,6 +29,15 @@ PUSHED = {ChannelKind.SHOPIFY, ChannelKind.GENERIC_HTTP}
 def check(kind: ChannelKind, settings: dict[str, str], credentials: dict[str, str] | None,
           *, creating: bool) -> None:
     needed_settings, needed_credentials = REQUIRED[kind]
+    rate = settings.get("max_requests_per_second")
+    if rate is not None:
+        try:
+            ok = 0 < float(rate) <= 10_000
+        except ValueError:
+            ok = False
+        if not ok:
+            raise InvalidInput("settings.max_requests_per_second must be a number from "
+                               "0 to 10000", field="settings.max_requests_per_second")
     for name in needed_settings:
         if not settings.get(name):
             raise InvalidInput(f"a {kind.value} channel needs settings.{name}",
