@@ -61,7 +61,7 @@ def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sett
     """Settings for a fresh, empty database of each kind."""
     if request.param == "sqlite":
         yield Settings(database_url=f"sqlite:///{tmp_path / 'stocksync.db'}", run_workers=False,
-                       secret_key=TEST_SECRET)
+                       secret_key=TEST_SECRET, reconcile_minutes=0)
         return
     yield from postgres_settings()
 
@@ -83,7 +83,7 @@ def postgres_settings() -> Iterator[Settings]:
         conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
     try:
         yield Settings(database_url=PG_URL, database_schema=schema, run_workers=False,
-                       db_pool_size=8, secret_key=TEST_SECRET)
+                       db_pool_size=8, secret_key=TEST_SECRET, reconcile_minutes=0)
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))

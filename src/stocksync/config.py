@@ -36,6 +36,8 @@ class Settings(BaseModel):
     level_notice_grace_seconds: float = Field(2.0, ge=0, description="inventory notices "
                                               "from channels wait this long, so the order "
                                               "webhooks sent with them are applied first")
+    reconcile_minutes: float = Field(60.0, ge=0, description="how often each channel is "
+                                     "reconciled (0: never on a schedule)")
     idempotency_ttl_hours: int = Field(48, ge=24, description="how long Idempotency-Key "
                                        "results are kept")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="larger request bodies get 413")

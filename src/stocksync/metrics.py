@@ -28,3 +28,13 @@ INGESTED = Counter("stocksync_ingested_total", "stored deliveries processed, by 
                    ["kind", "outcome"])
 INGEST_SECONDS = Histogram("stocksync_ingest_seconds", "time to apply one stored delivery",
                            buckets=LATENCY_BUCKETS)
+DRIFT = Gauge("stocksync_channel_drift_ratio",
+              "share of compared SKUs whose channel quantity was wrong at the last "
+              "reconciliation", ["tenant", "channel"])
+RESERVATIONS = Counter("stocksync_reservations_total", "reservation requests, by outcome",
+                       ["outcome"])
+RESERVATION_PRESSURE = Gauge("stocksync_reservation_pressure",
+                             "reserved / on_hand over all of a tenant's stock", ["tenant"])
+OVERSELLS_PREVENTED = Counter("stocksync_oversells_prevented_total",
+                              "sales and holds refused because they would oversell")
+ALERTS = Counter("stocksync_alerts_total", "alert notifications sent", ["rule", "state"])

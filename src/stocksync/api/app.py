@@ -21,6 +21,7 @@ from stocksync.api.routes import (
     events,
     health,
     inbox,
+    reconciliations,
     reservations,
     stock,
     webhooks,
@@ -32,6 +33,7 @@ from stocksync.config import Settings
 from stocksync.workers import start_workers
 from stocksync.workers.channels import ChannelSupervisor
 from stocksync.workers.ingest import IngestWorker
+from stocksync.workers.reconciler import ReconcileScheduler
 
 # Sync route handlers run in a thread pool; the default 40 threads would cap concurrency
 # below the database pool under load.
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None, service: Stocksync | None = Non
             tasks.append(asyncio.create_task(IngestWorker(svc, svc.box).run()))
             if settings.run_channel_workers:
                 tasks.append(asyncio.create_task(ChannelSupervisor(svc, svc.box).run()))
+                tasks.append(asyncio.create_task(ReconcileScheduler(svc).run()))
         try:
             yield
         finally:
@@ -69,7 +72,8 @@ def create_app(settings: Settings | None = None, service: Stocksync | None = Non
     app.state.key_cache = KeyCache()
     errors.install(app)
     app.state.receivers = ReceiverCache()
-    for module in (health, catalog, stock, reservations, events, channels, inbox, webhooks):
+    for module in (health, catalog, stock, reservations, events, channels, inbox, webhooks,
+                   reconciliations):
         app.include_router(module.router)
 
     @app.get("/metrics", include_in_schema=False)

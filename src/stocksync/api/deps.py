@@ -83,6 +83,7 @@ def request_meta(request: Request, who: Caller, idempotency_key: str | None,
         source="api", actor=who.actor, idempotency_key=idempotency_key,
         fingerprint=RequestMeta.fingerprint_of(request.method, request.url.path, canonical),
         correlation_id=request.headers.get("X-Correlation-Id") or uuid.uuid4().hex,
+        origin=request.client.host if request.client else None,
     )
 
 

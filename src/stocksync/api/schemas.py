@@ -213,6 +213,7 @@ class EventOut(BaseModel):
     actor: str | None
     idempotency_key: str | None
     correlation_id: str | None
+    origin: str | None
     occurred_at: datetime
     recorded_at: datetime
 

@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 
 from stocksync.app import handlers as h
-from stocksync.app.pusher import MAPPING_FIELD
+from stocksync.app.connect import MAPPING_FIELD
 from stocksync.app.service import RequestMeta, Stocksync
 from stocksync.core.channel_rules import ExternalChanges
 from stocksync.core.channels import Channel

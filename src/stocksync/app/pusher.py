@@ -11,12 +11,12 @@ from typing import Protocol
 import anyio
 
 from stocksync import metrics
+from stocksync.app.connect import MAPPING_FIELD
 from stocksync.app.service import Stocksync
 from stocksync.channels.base import ChannelConnector, QuantitySet, Rejected
 from stocksync.core.channels import Channel, ChannelKind
 from stocksync.storage.channels import SkuTarget, SqlChannels
 
-MAPPING_FIELD = "inventory_item_id"
 ECHOING = {ChannelKind.SHOPIFY, ChannelKind.WOOCOMMERCE, ChannelKind.SQUARE}
 
 

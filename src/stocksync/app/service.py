@@ -45,6 +45,7 @@ class RequestMeta:
     idempotency_key: str | None = None
     fingerprint: str = ""
     correlation_id: str | None = None
+    origin: str | None = None
 
     @staticmethod
     def fingerprint_of(method: str, path: str, body: bytes) -> str:
@@ -94,7 +95,7 @@ class Stocksync:
         while True:
             ctx = WriteContext(tenant_id=tenant_id, now=self.clock(), source=meta.source,
                                actor=meta.actor, idempotency_key=key,
-                               correlation_id=meta.correlation_id)
+                               correlation_id=meta.correlation_id, origin=meta.origin)
             try:
                 with self.uow(tenant_id) as uow:
                     if key is not None:
@@ -145,7 +146,7 @@ class Stocksync:
         while True:
             ctx = WriteContext(tenant_id=tenant_id, now=self.clock(), source=meta.source,
                                actor=meta.actor, idempotency_key=key,
-                               correlation_id=meta.correlation_id)
+                               correlation_id=meta.correlation_id, origin=meta.origin)
             try:
                 with self.uow(tenant_id, write=False) as uow:  # autocommit on PostgreSQL
                     if key is not None and replaying and (stored := uow.idempotency.lookup(key)):

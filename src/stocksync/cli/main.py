@@ -203,6 +203,74 @@ def replay(file: Annotated[Path, typer.Argument(help="JSON array or JSONL of eve
         console.print(f"  refused: {refusal}", soft_wrap=True)
 
 
+@app.command("reconcile")
+def reconcile_cmd(
+    tenant: Annotated[str, typer.Option(help="tenant id or name")],
+    channel: Annotated[str | None, typer.Option(help="only this channel code")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="push the source values")] = False,
+    database_url: DbOption = None,
+) -> None:
+    """Compare what each channel shows with the ledger; a dry run unless --apply."""
+    import asyncio
+
+    import httpx
+    from rich.progress import Progress
+
+    from stocksync.app.connect import connect
+    from stocksync.app.reconcile import reconcile
+    from stocksync.bootstrap import build_service
+    from stocksync.channels import registry
+    from stocksync.storage.channels import SqlChannels
+    from stocksync.storage.tables import tenants
+    from stocksync.storage.tenants import tenant_by_name
+
+    svc = build_service(settings(database_url))
+    with svc.engine.connect() as conn:
+        tenant_id = conn.execute(tenants.select().with_only_columns(tenants.c.id).where(
+            tenants.c.id == tenant)).scalar() or tenant_by_name(conn, tenant)
+    if tenant_id is None:
+        err.print(f"[red]error:[/red] no tenant {tenant}")
+        raise typer.Exit(2)
+    with svc.uow(tenant_id, write=False) as uow:
+        found = [c for c in SqlChannels(uow.conn, tenant_id).list()
+                 if c.kind in registry.PUSHED and (channel is None or c.code == channel)]
+    if not found:
+        err.print(f"[red]error:[/red] no channel {channel or ''} to reconcile")
+        raise typer.Exit(2)
+    table = Table(title="reconciliation" + (" (applied)" if apply else " (dry run)"))
+    for col in ("channel", "compared", "mismatches", "deleted for sale", "missing",
+                "untracked", "drift", "applied", "report id"):
+        table.add_column(col)
+    failed = False
+
+    async def run() -> None:
+        nonlocal failed
+        async with httpx.AsyncClient(timeout=30) as client:
+            with Progress(console=console) as progress:
+                for ch in found:
+                    task = progress.add_task(f"reading {ch.code}", total=None)
+                    connector = connect(svc, ch, client)
+                    report = await reconcile(
+                        svc, ch, connector, apply=apply,
+                        progress=lambda done, total, t=task: progress.update(
+                            t, completed=done, total=total))
+                    failed |= report.error is not None
+                    table.add_row(ch.code, str(report.compared), str(len(report.mismatches)),
+                                  str(len(report.status_mismatches)), str(len(report.missing)),
+                                  str(len(report.untracked)), f"{report.drift_rate:.2%}",
+                                  str(report.applied), report.id)
+                    for m in (report.mismatches + report.status_mismatches)[:20]:
+                        console.print(f"  {ch.code} {m.sku}: ledger says {m.expected}, "
+                                      f"channel shows {m.actual}", soft_wrap=True)
+                    if report.error:
+                        err.print(f"[red]{ch.code}: {report.error}[/red]", soft_wrap=True)
+
+    asyncio.run(run())
+    console.print(table)
+    if failed:
+        raise typer.Exit(1)
+
+
 inbox_app = typer.Typer(help="Webhook deliveries kept by stocksync.", no_args_is_help=True)
 app.add_typer(inbox_app, name="inbox")
 

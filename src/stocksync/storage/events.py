@@ -28,6 +28,7 @@ class LoggedEvent:
     actor: str | None
     idempotency_key: str | None
     correlation_id: str | None
+    origin: str | None
     occurred_at: datetime
     recorded_at: datetime
 
@@ -43,7 +44,7 @@ def _logged(row: object, sequence: int | None) -> LoggedEvent:
         location=r["location"], quantity=int(r["quantity"]), on_hand_after=r["on_hand_after"],
         reserved_after=r["reserved_after"], version=r["version"], data=dict(r["data"] or {}),
         source=r["source"], actor=r["actor"], idempotency_key=r["idempotency_key"],
-        correlation_id=r["correlation_id"], occurred_at=r["occurred_at"],
+        correlation_id=r["correlation_id"], origin=r["origin"], occurred_at=r["occurred_at"],
         recorded_at=r["recorded_at"],
     )
 

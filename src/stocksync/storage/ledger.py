@@ -63,6 +63,7 @@ class WriteContext:
     idempotency_key: str | None = None
     correlation_id: str | None = None
     occurred_at: datetime | None = None
+    origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +207,7 @@ class SqlLedger:
             "actor": ctx.actor,
             "idempotency_key": ctx.idempotency_key,
             "correlation_id": ctx.correlation_id,
+            "origin": ctx.origin,
             "occurred_at": ctx.occurred_at or ctx.now,
             "recorded_at": ctx.now,
         }

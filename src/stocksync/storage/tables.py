@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -164,6 +165,7 @@ def _event_columns() -> list[Column[Any]]:
         Column("actor", String(100)),
         Column("idempotency_key", String(255)),
         Column("correlation_id", String(64)),
+        Column("origin", String(100)),  # where the write came from (client address)
         Column("occurred_at", UtcDateTime, nullable=False),
         Column("recorded_at", UtcDateTime, nullable=False),
     ]
@@ -260,4 +262,34 @@ inbox = Table(
     Column("correlation_id", String(64)),
     UniqueConstraint("tenant_id", "channel", "delivery_id"),
     Index("ix_inbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+reconciliations = Table(
+    "reconciliations", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(32), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("mode", String(10), nullable=False),  # dry_run | apply
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Column("compared", Integer, nullable=False),
+    Column("drift_rate", Float, nullable=False),
+    Column("applied", Integer, nullable=False),
+    Column("report", JSON, nullable=False),  # mismatches, untracked, missing, status
+    Column("error", Text),
+    Index("ix_reconciliations_tenant_channel_started", "tenant_id", "channel", "started_at"),
+)
+
+# One row per alert condition: active while it holds, so it is sent once when it starts
+# and once when it clears.
+alerts = Table(
+    "alerts", metadata,
+    Column("tenant_id", String(32), primary_key=True),
+    Column("rule", String(40), primary_key=True),
+    Column("subject", String(100), primary_key=True),
+    Column("active", Boolean, nullable=False),
+    Column("value", Float),
+    Column("message", Text, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("cleared_at", UtcDateTime),
 )

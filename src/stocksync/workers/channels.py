@@ -18,6 +18,7 @@ import httpx
 import structlog
 
 from stocksync import metrics
+from stocksync.app.connect import connect
 from stocksync.app.projector import project
 from stocksync.app.pusher import Pusher
 from stocksync.app.service import EVENTS, Stocksync
@@ -58,12 +59,7 @@ class ChannelWorker:
         self.observed_at: datetime | None = None
 
     def _connect(self) -> Pusher:
-        with self.svc.uow(self.channel.tenant_id, write=False) as uow:
-            sealed = SqlChannels(uow.conn, self.channel.tenant_id).sealed_credentials(
-                self.channel.code)
-        credentials = self.box.open(sealed) if sealed else {}
-        return Pusher(self.svc, self.channel,
-                      registry.build(self.channel, credentials, self.client))
+        return Pusher(self.svc, self.channel, connect(self.svc, self.channel, self.client))
 
     def _lease_and_project(self) -> tuple[bool, int]:
         """Renew the lease when it runs low, then project what is new. Idle rounds only

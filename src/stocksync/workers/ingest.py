@@ -12,14 +12,13 @@ import httpx
 import structlog
 
 from stocksync import metrics
+from stocksync.app.connect import connect
 from stocksync.app.ingest import DeadLetter, Ingestor
-from stocksync.app.pusher import MAPPING_FIELD
 from stocksync.app.service import INBOX, Stocksync
 from stocksync.channels import registry
 from stocksync.channels.base import ChannelConnector, ChannelError
 from stocksync.core.channels import Channel
 from stocksync.storage import inbox
-from stocksync.storage.channels import SqlChannels
 from stocksync.storage.credentials import CredentialBox
 
 log = structlog.get_logger()
@@ -49,21 +48,9 @@ class IngestWorker:
         key = (channel.tenant_id, channel.code)
         cached = self._connectors.get(key)
         if cached is None or cached[0] != channel.updated_at:
-            def build() -> tuple[ChannelConnector, dict[str, str]]:
-                with self.svc.uow(channel.tenant_id, write=False) as uow:
-                    repo = SqlChannels(uow.conn, channel.tenant_id)
-                    sealed = repo.sealed_credentials(channel.code)
-                    mapping = {s: ids[MAPPING_FIELD] for s, ids in repo.mapping(
-                        channel.code).items() if MAPPING_FIELD in ids}
-                credentials = self.box.open(sealed) if sealed else {}
-                assert self.client is not None
-                return registry.build(channel, credentials, self.client), mapping
-
-            connector, mapping = await anyio.to_thread.run_sync(build)
-            known: dict[str, str] | None = getattr(connector, "mapping", None)
-            if known is not None:
-                known.update(mapping)
-            self._connectors[key] = (channel.updated_at, connector)
+            client = self.client
+            built = await anyio.to_thread.run_sync(connect, self.svc, channel, client)
+            self._connectors[key] = (channel.updated_at, built)
         connector = self._connectors[key][1]
         found = await connector.fetch_quantities([sku])
         return found.get(sku)

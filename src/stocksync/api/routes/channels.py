@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field, model_validator
 
 from stocksync.api.deps import IdemKey, Svc, Who, write
 from stocksync.api.schemas import LocationCode, Strict
-from stocksync.app.pusher import MAPPING_FIELD
+from stocksync.app.connect import MAPPING_FIELD, connect
+from stocksync.app.reconcile import reconcile
 from stocksync.channels import registry
 from stocksync.core.channel_rules import ChannelRules, ExternalChanges
 from stocksync.core.channels import CODE_PATTERN, Channel, ChannelKind
@@ -312,3 +313,21 @@ async def discover_mapping(code: Code, svc: Svc, who: Who) -> dict[str, Any]:
     return {"discovered": len(found), "missing": sorted(set(skus) - set(found))}
 
 
+
+
+@router.post("/{code}/reconcile", status_code=201)
+async def reconcile_channel(code: Code, svc: Svc, who: Who,
+                            apply: bool = False) -> dict[str, Any]:
+    """Compare what the channel shows with the ledger (dry run unless `apply=true`, which
+    pushes the source values). Runs to completion and returns the stored report."""
+    def load() -> Channel:
+        with svc.uow(who.tenant_id, write=False) as uow:
+            return _require(SqlChannels(uow.conn, who.tenant_id), code)
+
+    channel = await anyio.to_thread.run_sync(load)
+    if channel.kind not in registry.PUSHED:
+        raise InvalidInput(f"{channel.kind.value} channels cannot be read back", field="code")
+    async with httpx.AsyncClient(timeout=30) as client:
+        connector = await anyio.to_thread.run_sync(connect, svc, channel, client)
+        report = await reconcile(svc, channel, connector, apply=apply)
+    return report.as_json()

@@ -26,7 +26,8 @@ def event_out(e: LoggedEvent) -> EventOut:
                     location=e.location, quantity=e.quantity, on_hand_after=e.on_hand_after,
                     reserved_after=e.reserved_after, version=e.version, data=e.data,
                     source=e.source, actor=e.actor, idempotency_key=e.idempotency_key,
-                    correlation_id=e.correlation_id, occurred_at=e.occurred_at,
+                    correlation_id=e.correlation_id, origin=e.origin,
+                    occurred_at=e.occurred_at,
                     recorded_at=e.recorded_at)
 
 

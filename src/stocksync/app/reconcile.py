@@ -1,0 +1,158 @@
+"""Reconciliation: what each channel really shows against what the ledger says it should.
+
+Dry run by default: a report of mismatches (with both values), untracked SKUs (on the
+channel, unknown here), missing listings (here, absent there) and status mismatches (a
+deleted SKU still for sale). Apply pushes the source values (stocksync wins).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import anyio
+
+from stocksync import metrics
+from stocksync.app.service import Stocksync
+from stocksync.channels.base import ChannelConnector, QuantitySet
+from stocksync.core.channel_rules import SkuState, channel_quantity, sku_included
+from stocksync.core.channels import Channel
+from stocksync.storage.channels import SqlChannels
+from stocksync.storage.reconciliations import save_report
+
+Progress = Callable[[int, int], None]  # (done, total)
+READ_CHUNK = 250
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    sku: str
+    expected: int
+    actual: int
+
+
+@dataclass
+class ReconcileReport:
+    id: str
+    tenant_id: str
+    channel: str
+    mode: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    compared: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+    status_mismatches: list[Mismatch] = field(default_factory=list)  # deleted, still for sale
+    missing: list[str] = field(default_factory=list)
+    untracked: list[str] = field(default_factory=list)
+    applied: int = 0
+    error: str | None = None
+
+    @property
+    def drift_rate(self) -> float:
+        wrong = len(self.mismatches) + len(self.status_mismatches)
+        return wrong / self.compared if self.compared else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["drift_rate"] = self.drift_rate
+        data["started_at"] = self.started_at.isoformat()
+        data["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
+        return data
+
+
+def _expected(svc: Stocksync, channel: Channel) -> tuple[dict[str, int], set[str]]:
+    """Every SKU this channel should list, with its quantity, and the deleted SKUs."""
+    now = svc.clock()
+    with svc.uow(channel.tenant_id, write=False) as uow:
+        items = uow.catalog.items(limit=10_000_000, include_deleted=True)
+        available: dict[str, dict[str, int]] = {}
+        skus = [i.sku for i in items]
+        for start in range(0, len(skus), 1000):
+            for level in uow.ledger.levels(skus[start:start + 1000], now):
+                available.setdefault(level.sku, {})[level.location] = level.available
+    deleted = {i.sku for i in items if i.is_deleted}
+    expected = {i.sku: channel_quantity(channel.rules, SkuState(
+        i.sku, available.get(i.sku, {}), i.sku in deleted))
+        for i in items if sku_included(channel.rules, i.sku)}
+    return expected, deleted
+
+
+async def reconcile(svc: Stocksync, channel: Channel, connector: ChannelConnector, *,
+                    apply: bool = False, progress: Progress | None = None) -> ReconcileReport:
+    report = ReconcileReport(str(uuid.uuid4()), channel.tenant_id, channel.code,
+                             "apply" if apply else "dry_run", svc.clock())
+    try:
+        await _compare(svc, channel, connector, report, apply, progress)
+    except Exception as exc:  # the report records why it stopped; the caller sees it
+        report.error = f"{type(exc).__name__}: {exc}"
+    report.finished_at = svc.clock()
+    await anyio.to_thread.run_sync(save_report, svc, report)
+    metrics.DRIFT.labels(channel.tenant_id, channel.code).set(report.drift_rate)
+    return report
+
+
+async def _compare(svc: Stocksync, channel: Channel, connector: ChannelConnector,
+                   report: ReconcileReport, apply: bool, progress: Progress | None) -> None:
+    expected, deleted = await anyio.to_thread.run_sync(_expected, svc, channel)
+    discover = getattr(connector, "discover_mapping", None)
+    listed: set[str] | None = None
+    if discover is not None:  # the channel's own catalog: finds untracked SKUs too
+        listed = set(await discover(None))
+    skus = sorted(expected)
+    actual: dict[str, int] = {}
+    for start in range(0, len(skus), READ_CHUNK):
+        chunk = skus[start:start + READ_CHUNK]
+        if listed is not None:
+            chunk = [s for s in chunk if s in listed]
+        if chunk:
+            actual.update(await connector.fetch_quantities(chunk))
+        if progress:
+            progress(min(start + READ_CHUNK, len(skus)), len(skus))
+    report.compared = len(actual)
+    for sku in skus:
+        if sku not in actual:
+            if sku not in deleted:
+                report.missing.append(sku)
+            continue
+        want, have = expected[sku], actual[sku]
+        if want != have:
+            bucket = report.status_mismatches if sku in deleted else report.mismatches
+            bucket.append(Mismatch(sku, want, have))
+    if listed is not None:
+        known = await anyio.to_thread.run_sync(_all_skus, svc, channel.tenant_id)
+        report.untracked = sorted(listed - known)
+    if apply:
+        report.applied = await _apply(svc, channel, connector,
+                                      report.mismatches + report.status_mismatches)
+
+
+def _all_skus(svc: Stocksync, tenant_id: str) -> set[str]:
+    with svc.uow(tenant_id, write=False) as uow:
+        return {i.sku for i in uow.catalog.items(limit=10_000_000, include_deleted=True)}
+
+
+async def _apply(svc: Stocksync, channel: Channel, connector: ChannelConnector,
+                 wrong: list[Mismatch]) -> int:
+    """Push the source values and record them as what the channel now shows."""
+    applied = 0
+    for start in range(0, len(wrong), connector.max_batch):
+        batch = wrong[start:start + connector.max_batch]
+        pushed = await connector.set_quantities(
+            [QuantitySet(m.sku, m.expected, known=m.actual) for m in batch])
+
+        def record(acked: dict[str, int] = pushed.acknowledged) -> None:
+            now = svc.clock()
+            with svc.uow(channel.tenant_id) as uow:
+                repo = SqlChannels(uow.conn, channel.tenant_id)
+                targets = repo.targets(channel.code, list(acked))
+                for sku, value in acked.items():
+                    repo.want(channel.code, sku, value, channel.cursor, now, targets.get(sku))
+                    repo.acknowledge(channel.code, sku, value, now)
+                uow.commit()
+
+        await anyio.to_thread.run_sync(record)
+        applied += len(pushed.acknowledged)
+    return applied

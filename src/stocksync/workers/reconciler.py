@@ -1,0 +1,59 @@
+"""Scheduled reconciliation: each channel is compared with the ledger every
+`reconcile_every_minutes` (channel setting; default STOCKSYNC_RECONCILE_MINUTES, 60).
+A dry run unless the channel's setting `reconcile` is `apply`."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import anyio
+import httpx
+import structlog
+
+from stocksync.app.connect import connect
+from stocksync.app.reconcile import reconcile
+from stocksync.app.service import Stocksync
+from stocksync.channels import registry
+from stocksync.core.channels import Channel
+from stocksync.storage.channels import enabled_channels
+from stocksync.storage.reconciliations import latest
+
+log = structlog.get_logger()
+CHECK_SECONDS = 30.0
+
+
+class ReconcileScheduler:
+    def __init__(self, svc: Stocksync) -> None:
+        self.svc = svc
+
+    def _due(self) -> list[Channel]:
+        now = self.svc.clock()
+        with self.svc.engine.connect() as conn:
+            channels = [c for c in enabled_channels(conn) if c.kind in registry.PUSHED]
+        due = []
+        for channel in channels:
+            minutes = float(channel.settings.get("reconcile_every_minutes",
+                                                 self.svc.settings.reconcile_minutes))
+            last = latest(self.svc, channel.tenant_id, channel.code)
+            started: datetime | None = last["started_at"] if last else None
+            if minutes > 0 and (started is None or now - started >= timedelta(minutes=minutes)):
+                due.append(channel)
+        return due
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(timeout=30) as client:
+            while True:
+                try:
+                    for channel in await anyio.to_thread.run_sync(self._due):
+                        connector = await anyio.to_thread.run_sync(
+                            connect, self.svc, channel, client)
+                        report = await reconcile(
+                            self.svc, channel, connector,
+                            apply=channel.settings.get("reconcile") == "apply")
+                        log.info("reconciled", tenant=channel.tenant_id,
+                                 channel=channel.code, drift_rate=report.drift_rate,
+                                 mismatches=len(report.mismatches), error=report.error)
+                except Exception:  # the outer loop: log and try again later
+                    log.exception("reconcile_scheduler_failed")
+                await asyncio.sleep(CHECK_SECONDS)
