@@ -38,6 +38,23 @@ class Settings(BaseModel):
                                               "webhooks sent with them are applied first")
     reconcile_minutes: float = Field(60.0, ge=0, description="how often each channel is "
                                      "reconciled (0: never on a schedule)")
+    alert_webhook_url: str | None = Field(None, description="Slack-compatible incoming "
+                                          "webhook for alerts (POST {\"text\": …})")
+    alert_check_seconds: float = Field(15.0, gt=0, description="how often alert rules run")
+    alert_lag_seconds: float = Field(60.0, gt=0, description="channel lag that alerts")
+    alert_drift_ratio: float = Field(0.001, ge=0, description="reconciliation drift that "
+                                     "alerts (0.001 = 0.1 %)")
+    alert_pressure_ratio: float = Field(0.7, ge=0, description="reserved / on hand that "
+                                        "alerts")
+    alert_failing_seconds: float = Field(300.0, gt=0, description="how long a channel may "
+                                         "fail before it alerts")
+    smtp_host: str | None = Field(None, description="SMTP server for the daily digest")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port")
+    smtp_user: str | None = Field(None, description="SMTP login (STARTTLS is used with it)")
+    smtp_password: str | None = Field(None, description="SMTP password")
+    digest_from: str = Field("stocksync@localhost", description="digest sender address")
+    digest_to: str | None = Field(None, description="digest recipients, comma-separated")
+    digest_hours: float = Field(24.0, gt=0, description="time between digests")
     idempotency_ttl_hours: int = Field(48, ge=24, description="how long Idempotency-Key "
                                        "results are kept")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="larger request bodies get 413")

@@ -21,6 +21,7 @@ from stocksync.api.routes import (
     events,
     health,
     inbox,
+    logs,
     reconciliations,
     reservations,
     stock,
@@ -30,7 +31,9 @@ from stocksync.api.routes.webhooks import ReceiverCache
 from stocksync.app.service import Stocksync
 from stocksync.bootstrap import build_service
 from stocksync.config import Settings
+from stocksync.logs import configure as configure_logs
 from stocksync.workers import start_workers
+from stocksync.workers.alerts import AlertWorker
 from stocksync.workers.channels import ChannelSupervisor
 from stocksync.workers.ingest import IngestWorker
 from stocksync.workers.reconciler import ReconcileScheduler
@@ -43,6 +46,7 @@ THREADS = 128
 def create_app(settings: Settings | None = None, service: Stocksync | None = None,
                *, workers: bool | None = None) -> FastAPI:
     settings = settings or (service.settings if service else Settings.from_env())
+    configure_logs(settings.log_level)
     svc = service or build_service(settings)
     run_workers = settings.run_workers if workers is None else workers
 
@@ -53,9 +57,11 @@ def create_app(settings: Settings | None = None, service: Stocksync | None = Non
         tasks = []
         if run_workers and svc.box is not None:
             tasks.append(asyncio.create_task(IngestWorker(svc, svc.box).run()))
+            tasks.append(asyncio.create_task(AlertWorker(svc).run()))
             if settings.run_channel_workers:
                 tasks.append(asyncio.create_task(ChannelSupervisor(svc, svc.box).run()))
                 tasks.append(asyncio.create_task(ReconcileScheduler(svc).run()))
+        app.state.workers = {"loops": loops, "tasks": tasks}
         try:
             yield
         finally:
@@ -69,11 +75,12 @@ def create_app(settings: Settings | None = None, service: Stocksync | None = Non
     app = FastAPI(title="stocksync", version=__version__, lifespan=lifespan,
                   description="One ledger of stock, pushed to every sales channel.")
     app.state.service = svc
+    app.state.workers = {"loops": [], "tasks": []}
     app.state.key_cache = KeyCache()
     errors.install(app)
     app.state.receivers = ReceiverCache()
     for module in (health, catalog, stock, reservations, events, channels, inbox, webhooks,
-                   reconciliations):
+                   reconciliations, logs):
         app.include_router(module.router)
 
     @app.get("/metrics", include_in_schema=False)

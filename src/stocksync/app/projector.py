@@ -36,11 +36,13 @@ def project(uow: SqlUnitOfWork, channel: Channel, now: datetime,
         return Projected(0, 0, channel.cursor)
     locations = set(channel.rules.locations)
     touched: dict[str, datetime] = {}  # sku -> recorded_at of its oldest event in the page
+    caused_by: dict[str, str | None] = {}  # sku -> correlation id of its newest event
     for e in events:
         if e.sku is None:
             continue
         if e.type in _ITEM_EVENTS or (e.location in locations and e.version is not None):
             touched.setdefault(e.sku, e.recorded_at)
+            caused_by[e.sku] = e.correlation_id
     cursor = events[-1].sequence or channel.cursor
     changed = 0
     if touched:
@@ -58,7 +60,7 @@ def project(uow: SqlUnitOfWork, channel: Channel, now: datetime,
                                       SkuState(sku, available[sku], sku in deleted))
             if target is not None and target.wanted == wanted:
                 continue
-            repo.want(channel.code, sku, wanted, cursor, touched[sku], target)
+            repo.want(channel.code, sku, wanted, cursor, touched[sku], target, caused_by[sku])
             changed += 1
     repo.advance(channel.code, cursor)
     return Projected(len(events), changed, cursor)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import anyio
+import structlog
 
 from stocksync import metrics
 from stocksync.app.connect import MAPPING_FIELD
@@ -17,6 +18,7 @@ from stocksync.channels.base import ChannelConnector, QuantitySet, Rejected
 from stocksync.core.channels import Channel, ChannelKind
 from stocksync.storage.channels import SkuTarget, SqlChannels
 
+log = structlog.get_logger()
 ECHOING = {ChannelKind.SHOPIFY, ChannelKind.WOOCOMMERCE, ChannelKind.SQUARE}
 
 
@@ -118,6 +120,10 @@ class Pusher:
 
         await self._db(record)
         metrics.PUSHES.labels(*self.labels).inc(len(report.acknowledged))
+        log.info("channel_pushed", tenant=self.channel.tenant_id, channel=self.channel.code,
+                 acknowledged=len(report.acknowledged), rejected=len(report.rejected),
+                 correlation_ids=",".join(sorted({t.correlation_id for t in due
+                                                  if t.correlation_id})))
         return Pushed(len(changes), len(report.acknowledged), len(report.rejected))
 
     async def _ensure_mapping(self, due: list[SkuTarget]) -> None:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+import structlog
 from sqlalchemy import Engine
 
+from stocksync import metrics
 from stocksync.app import handlers as h
 from stocksync.app.ports import Doorbell
 from stocksync.bus.memory import MemoryBus
@@ -30,6 +33,7 @@ from stocksync.storage.reservations import ReservationRecord, due_reservations
 from stocksync.storage.uow import SqlUnitOfWork
 
 T = TypeVar("T")
+log = structlog.get_logger()
 OUTBOX = "outbox"  # rung after a write commits: the sequencer wakes
 EVENTS = "events"  # rung after the sequencer published: consumers wake
 INBOX = "inbox"  # rung when a webhook delivery is stored: the ingest worker wakes
@@ -67,6 +71,9 @@ class Stocksync:
         self.clock = clock
         self.bus: Doorbell = bus or MemoryBus()
         self.box = box
+        # Sales and holds refused for lack of stock, per tenant, since the last digest
+        # (kept in memory: a restart starts the count again).
+        self.refusals: Counter[str] = Counter()
 
     # ---- plumbing ----------------------------------------------------------------------
 
@@ -108,6 +115,9 @@ class Stocksync:
                     if key is not None:
                         uow.idempotency.complete(key, status, text)
                     uow.commit()
+                    log.info("write_applied", tenant=tenant_id, source=meta.source,
+                             actor=meta.actor, correlation_id=meta.correlation_id,
+                             status=status)
                     return Outcome(status, text)
             except IdempotencyKeyReused:
                 raise
@@ -119,6 +129,8 @@ class Stocksync:
                 if not retried and self.expire_due(tenant_id=tenant_id, sku=sku):
                     retried = True  # holds past their expiry were still counted: retry once
                     continue
+                metrics.OVERSELLS_PREVENTED.inc()
+                self.refusals[tenant_id] += 1
                 error = exc
             except DomainError as exc:
                 error = exc
@@ -155,6 +167,8 @@ class Stocksync:
                     _, status, text = h.reserve_in_one_statement(
                         uow, ctx, req, ttl, answer, meta.fingerprint)
                 self.bus.ring(OUTBOX)
+                log.info("write_applied", tenant=tenant_id, source=meta.source,
+                         actor=meta.actor, correlation_id=meta.correlation_id, status=status)
                 return Outcome(status, text)
             except KeyTaken:
                 replaying = True  # the key has an answer already (maybe concurrent): use it
@@ -163,6 +177,8 @@ class Stocksync:
                 if not retried and self.expire_due(tenant_id=tenant_id, sku=req.sku):
                     retried = True
                     continue
+                metrics.OVERSELLS_PREVENTED.inc()
+                self.refusals[tenant_id] += 1
                 error: DomainError = exc
             except IdempotencyKeyReused:
                 raise
@@ -225,4 +241,5 @@ class Stocksync:
                     continue  # committed or released meanwhile: nothing to give back
                 uow.commit()
                 expired += 1
+        metrics.RESERVATIONS.labels("expired").inc(expired)
         return expired

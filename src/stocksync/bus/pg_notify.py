@@ -44,6 +44,12 @@ class PgNotifyListener:
         self._thread.start()
         return self
 
+    name = "pg-listen"
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self._thread.join(timeout)

@@ -90,11 +90,16 @@ def worker(database_url: DbOption = None) -> None:
     import asyncio
 
     from stocksync.bootstrap import build_service
+    from stocksync.logs import configure as configure_logs
     from stocksync.workers import start_workers
+    from stocksync.workers.alerts import AlertWorker
     from stocksync.workers.channels import ChannelSupervisor
     from stocksync.workers.ingest import IngestWorker
+    from stocksync.workers.reconciler import ReconcileScheduler
 
-    svc = build_service(settings(database_url))
+    cfg = settings(database_url)
+    configure_logs(cfg.log_level)
+    svc = build_service(cfg)
     assert svc.box is not None
     loops = start_workers(svc)
     console.print(f"workers running on {svc.engine.dialect.name}; Ctrl-C to stop", soft_wrap=True)
@@ -102,7 +107,9 @@ def worker(database_url: DbOption = None) -> None:
     async def main() -> None:
         assert svc.box is not None
         tasks = [asyncio.create_task(ChannelSupervisor(svc, svc.box).run()),
-                 asyncio.create_task(IngestWorker(svc, svc.box).run())]
+                 asyncio.create_task(IngestWorker(svc, svc.box).run()),
+                 asyncio.create_task(ReconcileScheduler(svc).run()),
+                 asyncio.create_task(AlertWorker(svc).run())]
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -53,6 +53,7 @@ class SkuTarget:
     external_ids: dict[str, str]
     sending: int | None = None
     observed_at: datetime | None = None
+    correlation_id: str | None = None
 
 
 class SqlChannels:
@@ -153,20 +154,22 @@ class SqlChannels:
                                       .order_by(channel_skus.c.sku)).scalars())
 
     def want(self, code: str, sku: str, wanted: int, sequence: int, since: datetime,
-             existing: SkuTarget | None) -> None:
+             existing: SkuTarget | None, correlation_id: str | None = None) -> None:
         """Record what the channel should show. A row already pending keeps its older
         `pending_since`, so propagation latency counts from the first unpushed change."""
         if existing is None:
             self.conn.execute(insert(channel_skus).values(
                 tenant_id=self.tenant_id, channel=code, sku=sku, external_ids={},
-                wanted=wanted, wanted_sequence=sequence, pending_since=since, attempts=0))
+                wanted=wanted, wanted_sequence=sequence, pending_since=since, attempts=0,
+                correlation_id=correlation_id))
             return
         in_sync = existing.pushed == wanted
         self.conn.execute(update(channel_skus).where(
             self._sku_where(code), channel_skus.c.sku == sku).values(
             wanted=wanted, wanted_sequence=sequence,
             pending_since=None if in_sync else (existing.pending_since or since),
-            parked_reason=None, attempts=0, next_attempt_at=None))
+            parked_reason=None, attempts=0, next_attempt_at=None,
+            correlation_id=correlation_id))
 
     def due(self, code: str, now: datetime, limit: int) -> list[SkuTarget]:
         rows = self.conn.execute(
@@ -252,7 +255,7 @@ def _target(r: Any) -> SkuTarget:
                      pushed=None if r.pushed is None else int(r.pushed),
                      pending_since=r.pending_since, external_ids=dict(r.external_ids or {}),
                      sending=None if r.sending is None else int(r.sending),
-                     observed_at=r.observed_at)
+                     observed_at=r.observed_at, correlation_id=r.correlation_id)
 
 
 def channel_for_webhook(conn: Connection, webhook_id: str) -> tuple[Channel, str | None] | None:

@@ -58,12 +58,22 @@ class SqlEventLog:
         return select(events).where(events.c.tenant_id == self.tenant_id)
 
     def page(self, after: int, limit: int, *, sku: str | None = None,
-             types: Sequence[str] = ()) -> list[LoggedEvent]:
+             types: Sequence[str] = (), source: str | None = None,
+             since: datetime | None = None, until: datetime | None = None,
+             location: str | None = None) -> list[LoggedEvent]:
         query = self._query().where(events.c.sequence > after)
         if sku is not None:
             query = query.where(events.c.sku == sku)
+        if location is not None:
+            query = query.where(events.c.location == location)
         if types:
             query = query.where(events.c.type.in_(list(types)))
+        if source is not None:
+            query = query.where(events.c.source == source)
+        if since is not None:
+            query = query.where(events.c.recorded_at >= since)
+        if until is not None:
+            query = query.where(events.c.recorded_at < until)
         rows = self.conn.execute(query.order_by(events.c.sequence).limit(limit))
         return [_logged(r, int(r.sequence)) for r in rows]
 

@@ -235,6 +235,7 @@ channel_skus = Table(
     Column("pushed_at", UtcDateTime),
     Column("sending", BigInteger),  # a value on its way: its echo must not count as a change
     Column("observed_at", UtcDateTime),  # time of the newest channel notice applied
+    Column("correlation_id", String(64)),  # of the newest change waiting to be pushed
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", UtcDateTime),
     Column("parked_reason", Text),  # a rejection: not retried until the row changes

@@ -13,6 +13,11 @@ PURGE_INTERVAL_SECONDS = 600.0
 
 
 class Stoppable(Protocol):
+    name: str
+
+    @property
+    def alive(self) -> bool: ...
+
     def stop(self, timeout: float = ...) -> None: ...
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 
 import anyio
@@ -12,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from stocksync.api.deps import Svc, Who
 from stocksync.api.schemas import EventOut, EventPage
 from stocksync.app.service import EVENTS, Stocksync
+from stocksync.core.errors import InvalidInput
 from stocksync.storage.events import LoggedEvent
 from stocksync.storage.tenants import log_head
 
@@ -32,10 +34,16 @@ def event_out(e: LoggedEvent) -> EventOut:
 
 
 def _page(svc: Stocksync, tenant_id: str, after: int, limit: int, sku: str | None,
-          types: list[str]) -> EventPage:
+          types: list[str], source: str | None = None, since: datetime | None = None,
+          until: datetime | None = None) -> EventPage:
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{name} needs a time zone, e.g. 2026-01-01T10:00:00Z",
+                               field=name)
     with svc.uow(tenant_id, write=False) as uow:
         head = log_head(uow.conn, tenant_id)
-        events = uow.log.page(after, limit, sku=sku, types=types)
+        events = uow.log.page(after, limit, sku=sku, types=types, source=source,
+                              since=since, until=until)
     last = events[-1].sequence if events else None
     return EventPage(events=[event_out(e) for e in events],
                      next_after=last if last is not None else after, head=head)
@@ -45,10 +53,14 @@ def _page(svc: Stocksync, tenant_id: str, after: int, limit: int, sku: str | Non
 def list_events(svc: Svc, who: Who, after: Annotated[int, Query(ge=0)] = 0,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                 sku: str | None = None,
-                type: Annotated[list[str] | None, Query()] = None) -> EventPage:
-    """Events with position > `after`, in log order. Positions are gap-free and only ever
-    appended, so reading "after N" again later never misses one."""
-    return _page(svc, who.tenant_id, after, limit, sku, type or [])
+                type: Annotated[list[str] | None, Query()] = None,
+                source: str | None = None, since: datetime | None = None,
+                until: datetime | None = None) -> EventPage:
+    """Events with position > `after`, in log order, optionally filtered by SKU, type,
+    source (`api`, `pos:<channel>`, `shopify:<channel>`, `expirer`…) and recorded time
+    [since, until). Positions are gap-free and only ever appended, so reading "after N"
+    again later never misses one."""
+    return _page(svc, who.tenant_id, after, limit, sku, type or [], source, since, until)
 
 
 @router.get("/stream")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
+from stocksync import metrics
 from stocksync.api.deps import IdemKey, Svc, Who, request_meta, respond, write
 from stocksync.api.errors import render_domain_error
 from stocksync.api.schemas import ReservationIn, ReservationOut
@@ -47,7 +48,10 @@ def create_reservation(request: Request, body: ReservationIn, svc: Svc, who: Who
         return 201, reservation_out(record, record.created_at).model_dump(mode="json")
 
     meta = request_meta(request, who, idempotency_key, body)
-    return respond(meta, svc.reserve(who.tenant_id, meta, req, render, render_domain_error))
+    outcome = svc.reserve(who.tenant_id, meta, req, render, render_domain_error)
+    if not outcome.replayed:
+        metrics.RESERVATIONS.labels("created" if outcome.status == 201 else "refused").inc()
+    return respond(meta, outcome)
 
 
 @router.get("/{reservation_id}", response_model=ReservationOut)
@@ -68,7 +72,10 @@ def _resolve(request: Request, reservation_id: str, to: ReservationStatus, svc: 
     def render(result: tuple[ReservationRecord, datetime]) -> tuple[int, Any]:
         return 200, reservation_out(*result).model_dump(mode="json")
 
-    return write(request, svc, who, key, None, action, render)
+    response = write(request, svc, who, key, None, action, render)
+    if response.status_code == 200 and response.headers.get("Idempotent-Replayed") is None:
+        metrics.RESERVATIONS.labels(to.value).inc()
+    return response
 
 
 @router.post("/{reservation_id}/commit", response_model=ReservationOut)

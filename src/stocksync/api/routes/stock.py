@@ -106,6 +106,27 @@ def read_stock_many(svc: Svc, who: Who,
     return _read(svc, who, sku, as_of_sequence, as_of)
 
 
+@router.get("/stock/{sku:path}/history")
+def stock_history(sku: SkuPath, svc: Svc, who: Who, location: str | None = None,
+                  after: Annotated[int, Query(ge=0)] = 0,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict[str, Any]:
+    """The SKU's movements in log order, each with who made it and the running balance
+    (on hand and reserved after it) at its location."""
+    with svc.uow(who.tenant_id, write=False) as uow:
+        if uow.catalog.item(sku) is None:
+            raise UnknownSku(f"no item with SKU {sku}", sku=sku)
+        found = uow.log.page(after, limit, sku=sku, location=location)
+    rows = [{"sequence": e.sequence, "type": e.type, "location": e.location,
+             "quantity": e.quantity, "on_hand": e.on_hand_after, "reserved": e.reserved_after,
+             "available": (e.on_hand_after - e.reserved_after)
+             if e.on_hand_after is not None and e.reserved_after is not None else None,
+             "source": e.source, "actor": e.actor, "origin": e.origin,
+             "correlation_id": e.correlation_id, "recorded_at": e.recorded_at,
+             "data": e.data} for e in found]
+    return {"sku": sku, "movements": rows,
+            "next_after": rows[-1]["sequence"] if rows else after}
+
+
 @router.get("/stock/{sku:path}", response_model=StockOut)
 def read_stock(sku: SkuPath, svc: Svc, who: Who,
                as_of_sequence: Annotated[int | None, Query(ge=0)] = None,
