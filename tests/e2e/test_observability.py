@@ -186,3 +186,63 @@ def test_readiness_reports_workers_and_channels(server: LiveServer, client: http
     body = r.json()
     assert body["status"] == "ready" and body["workers"]["sequencer"] is True
     assert {c["channel"] for c in body["channels"]} >= {"shop", "portal"}
+
+
+def metric(server: LiveServer, name: str, **labels: str) -> float:
+    for line in httpx.get(server.url + "/metrics").text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.split()[-1])
+        if line.startswith(name + " ") and not labels:
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_metrics_hold_the_right_values_after_a_scripted_scenario(
+        server: LiveServer, client: httpx.Client, tenant: Tenant, sims: Sims) -> None:
+    seed(client, {"TEE-1": {"NYC": 10}})
+    add_channels(client, sims, ["NYC"])
+    path = client.post("/v1/channels", json={
+        "code": "till", "kind": "pos", "name": "till", "locations": ["NYC"],
+        "settings": {"store.12": "NYC"},
+        "credentials": {"webhook_secret": "till-secret-789"}}).json()["webhook_path"]
+    eventually(lambda: sims.generic_quantities().get("TEE-1") == 10)
+    names = [("stocksync_reservations_total", {"outcome": o})
+             for o in ("created", "refused", "committed", "released")]
+    names += [("stocksync_webhooks_total", {"kind": "pos", "outcome": o})
+              for o in ("accepted", "duplicate", "bad_signature")]
+    names += [("stocksync_oversells_prevented_total", {})]
+    before = {(n, tuple(lb.items())): metric(server, n, **lb) for n, lb in names}
+    pushes_before = metric(server, "stocksync_channel_pushes_total", tenant=tenant.id,
+                           channel="portal")
+    # the script
+    a = client.post("/v1/reservations", json={"sku": "TEE-1", "quantity": 3}).json()
+    b = client.post("/v1/reservations", json={"sku": "TEE-1", "quantity": 4}).json()
+    assert client.post("/v1/reservations", json={"sku": "TEE-1", "quantity": 9}
+                       ).status_code == 409
+    client.post(f"/v1/reservations/{a['id']}/commit")
+    client.post(f"/v1/reservations/{b['id']}/release")
+    body = pos_body([("TEE-1", -1)], "T-metrics")
+    for _ in range(2):
+        httpx.post(server.url + path, content=body, headers=pos_headers(body))
+    httpx.post(server.url + path, content=body, headers=pos_headers(body, "wrong"))
+    eventually(lambda: sims.generic_quantities().get("TEE-1") == 6, what="pushed")
+    after = {(n, tuple(lb.items())): metric(server, n, **lb) for n, lb in names}
+    delta = {(n, dict(lb).get("outcome", "")): after[(n, lb)] - before[(n, lb)]
+             for n, lb in before}
+    assert delta == {
+        ("stocksync_reservations_total", "created"): 2,
+        ("stocksync_reservations_total", "refused"): 1,
+        ("stocksync_reservations_total", "committed"): 1,
+        ("stocksync_reservations_total", "released"): 1,
+        ("stocksync_webhooks_total", "accepted"): 1,
+        ("stocksync_webhooks_total", "duplicate"): 1,
+        ("stocksync_webhooks_total", "bad_signature"): 1,
+        ("stocksync_oversells_prevented_total", ""): 1,
+    }
+    assert metric(server, "stocksync_channel_pushes_total", tenant=tenant.id,
+                  channel="portal") > pushes_before
+    client.post("/v1/reservations", json={"sku": "TEE-1", "quantity": 3})
+    AlertWorker(server.svc).step()
+    assert metric(server, "stocksync_reservation_pressure", tenant=tenant.id) == 3 / 6
+    text = httpx.get(server.url + "/metrics").text
+    assert "TEE-1" not in text  # never a per-SKU label
