@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 import anyio
@@ -16,6 +17,8 @@ from stocksync.app.connect import MAPPING_FIELD
 from stocksync.app.service import Stocksync
 from stocksync.channels.base import ChannelConnector, QuantitySet, Rejected
 from stocksync.core.channels import Channel, ChannelKind
+from stocksync.core.revisions import RevisionBudget, used_today
+from stocksync.core.revisions import decide as decide_revision
 from stocksync.storage.channels import SkuTarget, SqlChannels
 
 log = structlog.get_logger()
@@ -62,6 +65,8 @@ class Pusher:
         self.labels = (channel.tenant_id, channel.code)
         # Only a channel that reports changes back (webhooks) needs in-flight values noted.
         self.track_sending = channel.webhook_id is not None and channel.kind in ECHOING
+        # Listings with a daily revision cap (eBay): drops at once, increases spaced out.
+        self.revisions = RevisionBudget() if channel.kind is ChannelKind.EBAY else None
         rate = channel.settings.get("max_requests_per_second")
         self.budget = RequestBudget(float(rate)) if rate else None
 
@@ -82,6 +87,8 @@ class Pusher:
             lambda repo: repo.due(self.channel.code, now, self.connector.max_batch),
             write=False)
         due = [t for t in due if t.wanted is not None]
+        if self.revisions is not None:
+            due = await self._within_budget(due, now)
         if not due:
             return Pushed(0, 0, 0)
         if self.track_sending:
@@ -116,6 +123,11 @@ class Pusher:
                             max((acked_at - started_at).total_seconds(), 0.0))
             for sku, reason in report.rejected.items():
                 repo.park(self.channel.code, sku, reason)
+            if self.revisions is not None:
+                for t in due:
+                    if t.sku in report.acknowledged:
+                        repo.count_revision(self.channel.code, t.sku, acked_at,
+                                            used_today(t.revisions, t.revisions_day, acked_at))
             repo.record_push(self.channel.code, acked_at, None)
 
         await self._db(record)
@@ -125,6 +137,22 @@ class Pusher:
                  correlation_ids=",".join(sorted({t.correlation_id for t in due
                                                   if t.correlation_id})))
         return Pushed(len(changes), len(report.acknowledged), len(report.rejected))
+
+    async def _within_budget(self, due: list[SkuTarget], now: datetime) -> list[SkuTarget]:
+        assert self.revisions is not None
+        go: list[SkuTarget] = []
+        held: dict[str, datetime] = {}
+        for t in due:
+            decision = decide_revision(
+                self.revisions, t.wanted or 0, t.pushed,
+                used_today(t.revisions, t.revisions_day, now), t.last_revision_at, now)
+            if decision.send:
+                go.append(t)
+            elif decision.not_before is not None:
+                held[t.sku] = decision.not_before
+        if held:
+            await self._db(lambda repo: repo.hold_until(self.channel.code, held))
+        return go
 
     async def _ensure_mapping(self, due: list[SkuTarget]) -> None:
         """Connectors that address items by the channel's own ids (Shopify) get them from

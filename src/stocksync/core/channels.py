@@ -15,6 +15,8 @@ class ChannelKind(StrEnum):
     POS = "pos"  # a till: it tells stocksync what it sold (webhooks), nothing is pushed
     WOOCOMMERCE = "woocommerce"
     SQUARE = "square"
+    EBAY = "ebay"
+    AMAZON = "amazon"
 
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"

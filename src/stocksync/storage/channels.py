@@ -54,6 +54,9 @@ class SkuTarget:
     sending: int | None = None
     observed_at: datetime | None = None
     correlation_id: str | None = None
+    revisions: int = 0
+    revisions_day: datetime | None = None
+    last_revision_at: datetime | None = None
 
 
 class SqlChannels:
@@ -217,6 +220,12 @@ class SqlChannels:
             where, channel_skus.c.wanted == value).values(pending_since=None))
         return done.rowcount == 1
 
+    def count_revision(self, code: str, sku: str, now: datetime, used_before: int) -> None:
+        """One more revision of the listing today (a capped channel acknowledged a push)."""
+        self.conn.execute(update(channel_skus).where(
+            self._sku_where(code), channel_skus.c.sku == sku).values(
+            revisions=used_before + 1, revisions_day=now, last_revision_at=now))
+
     def park(self, code: str, sku: str, reason: str) -> None:
         self.conn.execute(update(channel_skus).where(
             self._sku_where(code), channel_skus.c.sku == sku).values(parked_reason=reason[:2000]))
@@ -225,6 +234,12 @@ class SqlChannels:
         self.conn.execute(update(channel_skus).where(
             self._sku_where(code), channel_skus.c.sku.in_(list(skus))).values(
             attempts=channel_skus.c.attempts + 1, next_attempt_at=at))
+
+    def hold_until(self, code: str, held: Mapping[str, datetime]) -> None:
+        """Not yet (a revision budget holds these back): look again at the given times."""
+        for sku, at in held.items():
+            self.conn.execute(update(channel_skus).where(
+                self._sku_where(code), channel_skus.c.sku == sku).values(next_attempt_at=at))
 
     def set_external_ids(self, code: str, ids: Mapping[str, dict[str, str]]) -> None:
         known = set(self.all_skus(code))
@@ -255,7 +270,9 @@ def _target(r: Any) -> SkuTarget:
                      pushed=None if r.pushed is None else int(r.pushed),
                      pending_since=r.pending_since, external_ids=dict(r.external_ids or {}),
                      sending=None if r.sending is None else int(r.sending),
-                     observed_at=r.observed_at, correlation_id=r.correlation_id)
+                     observed_at=r.observed_at, correlation_id=r.correlation_id,
+                     revisions=int(r.revisions or 0), revisions_day=r.revisions_day,
+                     last_revision_at=r.last_revision_at)
 
 
 def channel_for_webhook(conn: Connection, webhook_id: str) -> tuple[Channel, str | None] | None:

@@ -236,6 +236,10 @@ channel_skus = Table(
     Column("sending", BigInteger),  # a value on its way: its echo must not count as a change
     Column("observed_at", UtcDateTime),  # time of the newest channel notice applied
     Column("correlation_id", String(64)),  # of the newest change waiting to be pushed
+    # Channels with a daily revision cap per listing (eBay): today's count.
+    Column("revisions", Integer, nullable=False, server_default="0"),
+    Column("revisions_day", UtcDateTime),
+    Column("last_revision_at", UtcDateTime),
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", UtcDateTime),
     Column("parked_reason", Text),  # a rejection: not retried until the row changes

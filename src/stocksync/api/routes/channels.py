@@ -20,6 +20,7 @@ from stocksync.channels import registry
 from stocksync.core.channel_rules import ChannelRules, ExternalChanges
 from stocksync.core.channels import CODE_PATTERN, Channel, ChannelKind
 from stocksync.core.errors import InvalidInput, NotFound
+from stocksync.core.revisions import RevisionBudget, used_today
 from stocksync.storage.channels import SqlChannels, rules_to_json
 from stocksync.storage.ledger import WriteContext
 from stocksync.storage.tenants import log_head
@@ -261,10 +262,15 @@ def list_channel_skus(code: Code, svc: Svc, who: Who, after: str | None = None,
     """Per SKU: the channel's own ids, the quantity it should show and the one it has."""
     with svc.uow(who.tenant_id, write=False) as uow:
         repo = SqlChannels(uow.conn, who.tenant_id)
-        _require(repo, code)
+        channel = _require(repo, code)
         rows = repo.page(code, after, limit)
+    now = svc.clock()
+    capped = channel.kind is ChannelKind.EBAY
+    budget = RevisionBudget()
     return [{"sku": r.sku, "external_ids": r.external_ids, "wanted": r.wanted,
-             "pushed": r.pushed, "pending_since": r.pending_since, "parked": r.parked_reason}
+             "pushed": r.pushed, "pending_since": r.pending_since, "parked": r.parked_reason,
+             **({"revisions_left_today": budget.cap - used_today(
+                 int(r.revisions or 0), r.revisions_day, now)} if capped else {})}
             for r in rows]
 
 
