@@ -13,7 +13,7 @@ from datetime import datetime
 from stocksync.core.channel_rules import SkuState, channel_quantity, sku_included
 from stocksync.core.channels import Channel
 from stocksync.core.events import EventType
-from stocksync.storage.channels import SqlChannels
+from stocksync.storage.channels import SqlChannels, Wanted
 from stocksync.storage.uow import SqlUnitOfWork
 
 PAGE = 2000
@@ -52,15 +52,17 @@ def project(uow: SqlUnitOfWork, channel: Channel, now: datetime,
         for level in uow.ledger.levels(skus, now):
             available[level.sku][level.location] = level.available
         deleted = uow.catalog.deleted_skus(skus)
+        wanted: list[Wanted] = []
         for sku in skus:
             target = existing.get(sku)
             if not sku_included(channel.rules, sku) and target is None:
                 continue  # never listed here, and filtered out: nothing to tell the channel
-            wanted = channel_quantity(channel.rules,
-                                      SkuState(sku, available[sku], sku in deleted))
-            if target is not None and target.wanted == wanted:
+            value = channel_quantity(channel.rules,
+                                     SkuState(sku, available[sku], sku in deleted))
+            if target is not None and target.wanted == value:
                 continue
-            repo.want(channel.code, sku, wanted, cursor, touched[sku], target, caused_by[sku])
-            changed += 1
+            wanted.append(Wanted(sku, value, cursor, touched[sku], caused_by[sku]))
+        repo.want_many(channel.code, wanted, existing)
+        changed = len(wanted)
     repo.advance(channel.code, cursor)
     return Projected(len(events), changed, cursor)

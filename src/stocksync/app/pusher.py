@@ -114,13 +114,16 @@ class Pusher:
         acked_at = self.svc.clock()
         since = {t.sku: t.pending_since for t in due}
 
+        wanted_then = {t.sku: t.wanted for t in due}
+
         def record(repo: SqlChannels) -> None:
-            for sku, value in report.acknowledged.items():
-                if repo.acknowledge(self.channel.code, sku, value, acked_at):
-                    started_at = since.get(sku)
-                    if started_at is not None:
-                        metrics.PROPAGATION.labels(*self.labels).observe(
-                            max((acked_at - started_at).total_seconds(), 0.0))
+            in_sync = repo.acknowledge_many(self.channel.code, report.acknowledged, acked_at,
+                                            wanted_then)
+            for sku in in_sync:
+                started_at = since.get(sku)
+                if started_at is not None:
+                    metrics.PROPAGATION.labels(*self.labels).observe(
+                        max((acked_at - started_at).total_seconds(), 0.0))
             for sku, reason in report.rejected.items():
                 repo.park(self.channel.code, sku, reason)
             if self.revisions is not None:

@@ -8,7 +8,18 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from stocksync.core.channel_rules import ChannelRules, ExternalChanges
 from stocksync.core.channels import Channel, ChannelKind, ChannelStatus
@@ -42,6 +53,15 @@ def _channel(row: Any) -> Channel:
                    settings=dict(r["settings"] or {}), enabled=bool(r["enabled"]),
                    cursor=int(r["cursor"]), updated_at=r["updated_at"],
                    webhook_id=r["webhook_id"])
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    sku: str
+    value: int
+    sequence: int
+    since: datetime
+    correlation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +194,52 @@ class SqlChannels:
             parked_reason=None, attempts=0, next_attempt_at=None,
             correlation_id=correlation_id))
 
+    def want_many(self, code: str, wanted: Sequence[Wanted],
+                  existing: Mapping[str, SkuTarget]) -> None:
+        """`want` for many SKUs in two batched statements (a projector round can change
+        hundreds of SKUs; one statement each would dominate its time)."""
+        new = [w for w in wanted if w.sku not in existing]
+        if new:
+            self.conn.execute(insert(channel_skus), [
+                {"tenant_id": self.tenant_id, "channel": code, "sku": w.sku,
+                 "external_ids": {}, "wanted": w.value, "wanted_sequence": w.sequence,
+                 "pending_since": w.since, "attempts": 0, "correlation_id": w.correlation_id,
+                 "revisions": 0} for w in new])
+        changed = []
+        for w in wanted:
+            old = existing.get(w.sku)
+            if old is None:
+                continue
+            in_sync = old.pushed == w.value
+            changed.append({"k_sku": w.sku, "wanted": w.value, "wanted_sequence": w.sequence,
+                            "pending_since": None if in_sync else (old.pending_since or w.since),
+                            "correlation_id": w.correlation_id})
+        if changed:
+            self.conn.execute(
+                update(channel_skus).where(
+                    self._sku_where(code), channel_skus.c.sku == bindparam("k_sku"))
+                .values(wanted=bindparam("wanted"), wanted_sequence=bindparam("wanted_sequence"),
+                        pending_since=bindparam("pending_since"),
+                        correlation_id=bindparam("correlation_id"), parked_reason=None,
+                        attempts=0, next_attempt_at=None), changed)
+
+    def acknowledge_many(self, code: str, values: Mapping[str, int], now: datetime,
+                         wanted: Mapping[str, int | None]) -> set[str]:
+        """`acknowledge` for a whole push in one batched statement. `wanted` is what the
+        rows wanted when read; a row whose wanted moved on meanwhile stays pending because
+        the statement re-checks it. Returns the SKUs now in sync (as far as it knew)."""
+        if not values:
+            return set()
+        self.conn.execute(
+            update(channel_skus).where(
+                self._sku_where(code), channel_skus.c.sku == bindparam("k_sku"))
+            .values(pushed=bindparam("value"), pushed_at=now, sending=None, attempts=0,
+                    next_attempt_at=None,
+                    pending_since=case((channel_skus.c.wanted == bindparam("value"), None),
+                                       else_=channel_skus.c.pending_since)),
+            [{"k_sku": sku, "value": value} for sku, value in values.items()])
+        return {sku for sku, value in values.items() if wanted.get(sku) == value}
+
     def due(self, code: str, now: datetime, limit: int) -> list[SkuTarget]:
         rows = self.conn.execute(
             select(channel_skus).where(
@@ -187,9 +253,11 @@ class SqlChannels:
     def mark_sending(self, code: str, values: Mapping[str, int]) -> None:
         """Record values about to be pushed, so the channel's echo of them (a webhook that
         may arrive before the push is acknowledged) is recognised as ours."""
-        for sku, value in values.items():
+        if values:
             self.conn.execute(update(channel_skus).where(
-                self._sku_where(code), channel_skus.c.sku == sku).values(sending=value))
+                self._sku_where(code), channel_skus.c.sku == bindparam("k_sku"))
+                .values(sending=bindparam("value")),
+                [{"k_sku": sku, "value": value} for sku, value in values.items()])
 
     def observed(self, code: str, sku: str, value: int,
                  observed_at: datetime | None = None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -18,6 +19,34 @@ def make_engine(settings: Settings) -> Engine:
     if settings.is_sqlite:
         return _sqlite_engine(settings.database_url)
     return _postgres_engine(settings)
+
+
+class FifoLock:
+    """A ticket lock: writers get SQLite's write lock in the order they asked. SQLite's own
+    busy handler sleeps and retries, so under load a few writers starve (seconds of tail
+    latency) while others go round again; queueing here first keeps waits short and fair.
+    The busy timeout still arbitrates between processes."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._next = 0
+        self._serving = 0
+        self._held = threading.local()
+
+    def acquire(self) -> None:
+        with self._cond:
+            ticket = self._next
+            self._next += 1
+            while ticket != self._serving:
+                self._cond.wait()
+        self._held.flag = True
+
+    def release_if_held(self) -> None:
+        if getattr(self._held, "flag", False):
+            self._held.flag = False
+            with self._cond:
+                self._serving += 1
+                self._cond.notify_all()
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -39,14 +68,42 @@ def _sqlite_engine(url: str) -> Engine:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
+    writers = FifoLock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # A write transaction takes SQLite's write lock up front (BEGIN IMMEDIATE): a deferred
         # one that reads first and then writes can fail with SQLITE_BUSY instead of waiting.
         # Reads stay deferred so they never wait for writers (WAL snapshot).
-        immediate = conn.get_execution_options().get("stocksync_write")
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if conn.get_execution_options().get("stocksync_write"):
+            writers.acquire()
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                writers.release_if_held()
+                raise
+        else:
+            conn.exec_driver_sql("BEGIN")
 
+    # The ticket is given back when the transaction ends, however it ends (a connection
+    # returned to the pool is rolled back through do_rollback as well).
+    dialect = engine.dialect
+    do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+    def commit(dbapi_conn: Any) -> None:
+        try:
+            do_commit(dbapi_conn)
+        finally:
+            writers.release_if_held()
+
+    def rollback(dbapi_conn: Any) -> None:
+        try:
+            do_rollback(dbapi_conn)
+        finally:
+            writers.release_if_held()
+
+    dialect.do_commit = commit  # type: ignore[method-assign]
+    dialect.do_rollback = rollback  # type: ignore[method-assign]
     return engine
 
 
