@@ -10,19 +10,21 @@ from stocksync.channels.base import ChannelConnector
 from stocksync.core.channels import Channel
 from stocksync.storage.channels import SqlChannels
 
-MAPPING_FIELD = "inventory_item_id"
-
 
 def connect(svc: Stocksync, channel: Channel, client: httpx.AsyncClient) -> ChannelConnector:
-    """Blocking (reads the database): call it in a worker thread from async code."""
+    """Blocking (reads the database): call it in a worker thread from async code. The
+    connector gets the SKU ids stored for the channel and, for eBay, today's revisions."""
     assert svc.box is not None
+    now = svc.clock()
     with svc.uow(channel.tenant_id, write=False) as uow:
         repo = SqlChannels(uow.conn, channel.tenant_id)
         sealed = repo.sealed_credentials(channel.code)
         stored = repo.mapping(channel.code)
-    connector = registry.build(channel, svc.box.open(sealed) if sealed else {}, client)
+        revisions = repo.revisions_today(channel.code, now)
+    connector = registry.build(channel, svc.box.open(sealed) if sealed else {}, client,
+                               revisions_today=revisions)
+    field = registry.mapping_field(channel.kind)
     mapping: dict[str, str] | None = getattr(connector, "mapping", None)
-    if mapping is not None:
-        mapping.update({sku: ids[MAPPING_FIELD] for sku, ids in stored.items()
-                        if MAPPING_FIELD in ids})
+    if mapping is not None and field is not None:
+        mapping.update({sku: ids[field] for sku, ids in stored.items() if field in ids})
     return connector

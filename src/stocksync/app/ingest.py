@@ -14,8 +14,8 @@ from typing import Any
 import structlog
 
 from stocksync.app import handlers as h
-from stocksync.app.connect import MAPPING_FIELD
 from stocksync.app.service import RequestMeta, Stocksync
+from stocksync.channels.registry import mapping_field
 from stocksync.core.channel_rules import ExternalChanges
 from stocksync.core.channels import Channel
 from stocksync.core.errors import InsufficientStock
@@ -167,8 +167,9 @@ class Ingestor:
             return "other-location"
         with self.svc.uow(channel.tenant_id, write=False) as uow:
             repo = SqlChannels(uow.conn, channel.tenant_id)
-            sku = m.sku or (repo.sku_for_external_id(code, MAPPING_FIELD, m.external_id)
-                            if m.external_id else None)
+            field = mapping_field(channel.kind)
+            sku = m.sku or (repo.sku_for_external_id(code, field, m.external_id)
+                            if m.external_id and field else None)
             target = repo.targets(code, [sku]).get(sku) if sku else None
         if sku is None:
             return "unknown-item"

@@ -13,11 +13,12 @@ import anyio
 import structlog
 
 from stocksync import metrics
-from stocksync.app.connect import MAPPING_FIELD
 from stocksync.app.service import Stocksync
 from stocksync.channels.base import ChannelConnector, QuantitySet, Rejected
+from stocksync.channels.ebay import REVISION_CAP_REASON
+from stocksync.channels.registry import SELF_PACED, mapping_field
 from stocksync.core.channels import Channel, ChannelKind
-from stocksync.core.revisions import RevisionBudget, used_today
+from stocksync.core.revisions import RevisionBudget, next_day, used_today
 from stocksync.core.revisions import decide as decide_revision
 from stocksync.storage.channels import SkuTarget, SqlChannels
 
@@ -68,7 +69,9 @@ class Pusher:
         # Listings with a daily revision cap (eBay): drops at once, increases spaced out.
         self.revisions = RevisionBudget() if channel.kind is ChannelKind.EBAY else None
         rate = channel.settings.get("max_requests_per_second")
-        self.budget = RequestBudget(float(rate)) if rate else None
+        # Connectors that pace their own HTTP calls get the rate themselves (registry).
+        self.budget = RequestBudget(float(rate)) if rate and \
+            channel.kind not in SELF_PACED else None
 
 
     def _repo_call(self, fn: Callable[[SqlChannels], object], write: bool) -> object:
@@ -124,8 +127,12 @@ class Pusher:
                 if started_at is not None:
                     metrics.PROPAGATION.labels(*self.labels).observe(
                         max((acked_at - started_at).total_seconds(), 0.0))
+            capped = {sku: next_day(acked_at) for sku, reason in report.rejected.items()
+                      if reason == REVISION_CAP_REASON}
+            repo.hold_until(self.channel.code, capped)  # tomorrow, not parked for good
             for sku, reason in report.rejected.items():
-                repo.park(self.channel.code, sku, reason)
+                if sku not in capped:
+                    repo.park(self.channel.code, sku, reason)
             if self.revisions is not None:
                 for t in due:
                     if t.sku in report.acknowledged:
@@ -163,18 +170,19 @@ class Pusher:
         discover: Callable[..., Awaitable[dict[str, str]]] | None = getattr(
             self.connector, "discover_mapping", None)
         mapping: dict[str, str] | None = getattr(self.connector, "mapping", None)
-        if discover is None or mapping is None:
+        field = mapping_field(self.channel.kind)
+        if discover is None or mapping is None or field is None:
             return
         for t in due:
-            if MAPPING_FIELD in t.external_ids:
-                mapping[t.sku] = t.external_ids[MAPPING_FIELD]
+            if field in t.external_ids and t.sku not in mapping:
+                mapping[t.sku] = t.external_ids[field]
         missing = [t.sku for t in due if t.sku not in mapping]
         if not missing:
             return
         found = await discover(missing)
         mapping.update(found)
         await self._db(lambda repo: repo.set_external_ids(
-            self.channel.code, {sku: {MAPPING_FIELD: gid} for sku, gid in found.items()}))
+            self.channel.code, {sku: {field: gid} for sku, gid in found.items()}))
 
     def _observe_call(self, started: float, outcome: str, error: str | None) -> None:
         metrics.CHANNEL_API.labels(*self.labels, outcome).observe(time.perf_counter() - started)

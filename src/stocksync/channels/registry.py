@@ -6,24 +6,48 @@ import uuid
 
 import httpx
 
+from stocksync.channels.amazon import AmazonConnector
+from stocksync.channels.amazon_auth import LWA_TOKEN_URL
 from stocksync.channels.base import ChannelConnector
+from stocksync.channels.ebay import EbayConnector
 from stocksync.channels.generic_http import GenericHttpConnector
 from stocksync.channels.shopify import ShopifyConnector
+from stocksync.channels.square import PRODUCTION_URL as SQUARE_URL
+from stocksync.channels.square import SquareConnector
+from stocksync.channels.woocommerce import WooCommerceConnector
 from stocksync.core.channels import Channel, ChannelKind
 from stocksync.core.errors import InvalidInput
 
+# A per-process part: after a restart, a push that returns to a value pushed before the
+# restart must not collide with that old push's idempotency key / delivery id.
 BOOT_ID = uuid.uuid4().hex[:12]
 
-# What each kind needs: (settings fields, credential fields).
+# What each kind needs: (settings fields, credential fields). Webhook secrets are only
+# needed where the platform sends webhooks to stocksync; they are checked at delivery.
 REQUIRED: dict[ChannelKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ChannelKind.SHOPIFY: (("shop_url", "location_id"), ("access_token",)),
     ChannelKind.GENERIC_HTTP: (("url",), ("secret",)),
     ChannelKind.POS: ((), ("webhook_secret",)),
-    ChannelKind.WOOCOMMERCE: ((), ("webhook_secret",)),
-    ChannelKind.SQUARE: ((), ("signature_key",)),
+    ChannelKind.WOOCOMMERCE: (("store_url",), ("consumer_key", "consumer_secret")),
+    ChannelKind.SQUARE: (("location_id",), ("access_token",)),
+    ChannelKind.EBAY: ((), ("client_id", "client_secret", "refresh_token")),
+    ChannelKind.AMAZON: (("endpoint", "seller_id", "marketplace_id"),
+                         ("lwa_client_id", "lwa_client_secret", "refresh_token")),
 }
-# Kinds stocksync pushes quantities to; the others only send webhooks (for now).
-PUSHED = {ChannelKind.SHOPIFY, ChannelKind.GENERIC_HTTP}
+# Kinds stocksync pushes quantities to; a POS only sends webhooks.
+PUSHED = {ChannelKind.SHOPIFY, ChannelKind.GENERIC_HTTP, ChannelKind.WOOCOMMERCE,
+          ChannelKind.SQUARE, ChannelKind.EBAY, ChannelKind.AMAZON}
+# Under which external-id field each kind's own item id is kept (channel SKU mapping).
+MAPPING_FIELDS = {ChannelKind.SHOPIFY: "inventory_item_id", ChannelKind.EBAY: "offer_id",
+                  ChannelKind.WOOCOMMERCE: "product_id",
+                  ChannelKind.SQUARE: "catalog_object_id"}
+# These connectors pace themselves from the platform's own limits.
+SELF_PACED = {ChannelKind.SHOPIFY, ChannelKind.WOOCOMMERCE, ChannelKind.SQUARE,
+              ChannelKind.EBAY, ChannelKind.AMAZON}
+
+
+def mapping_field(kind: ChannelKind) -> str | None:
+    return MAPPING_FIELDS.get(kind)
 
 
 def check(kind: ChannelKind, settings: dict[str, str], credentials: dict[str, str] | None,
@@ -49,16 +73,42 @@ def check(kind: ChannelKind, settings: dict[str, str], credentials: dict[str, st
                                    field=f"credentials.{name}")
 
 
-def build(channel: Channel, credentials: dict[str, str],
-          client: httpx.AsyncClient) -> ChannelConnector:
-    # A per-process part: after a restart, a push that returns to a value pushed before the
-    # restart must not collide with that old push's idempotency key / delivery id.
+def _rate(settings: dict[str, str]) -> float | None:
+    raw = settings.get("max_requests_per_second")
+    return float(raw) if raw else None
+
+
+def build(channel: Channel, credentials: dict[str, str], client: httpx.AsyncClient,
+          *, revisions_today: dict[str, int] | None = None) -> ChannelConnector:
     namespace = f"{channel.tenant_id}:{channel.code}:{BOOT_ID}"
-    s = channel.settings
-    if channel.kind is ChannelKind.SHOPIFY:
-        return ShopifyConnector(client, s["shop_url"], credentials["access_token"],
-                                location_id=s["location_id"],
-                                api_version=s.get("api_version", "2026-04"),
-                                key_namespace=namespace)
-    return GenericHttpConnector(client, s["url"], credentials["secret"],
-                                key_namespace=namespace)
+    s, c = channel.settings, credentials
+    match channel.kind:
+        case ChannelKind.SHOPIFY:
+            return ShopifyConnector(client, s["shop_url"], c["access_token"],
+                                    location_id=s["location_id"],
+                                    api_version=s.get("api_version", "2026-04"),
+                                    key_namespace=namespace)
+        case ChannelKind.GENERIC_HTTP:
+            return GenericHttpConnector(client, s["url"], c["secret"], key_namespace=namespace)
+        case ChannelKind.WOOCOMMERCE:
+            return WooCommerceConnector(
+                client, s["store_url"], c["consumer_key"], c["consumer_secret"],
+                requests_per_second=_rate(s), batch_limit=int(s.get("batch_limit", 100)),
+                credentials_in_query=s.get("credentials_in_query") == "true")
+        case ChannelKind.SQUARE:
+            return SquareConnector(client, s.get("base_url", SQUARE_URL), c["access_token"],
+                                   location_id=s["location_id"], key_namespace=namespace,
+                                   requests_per_second=_rate(s) or 5.0)
+        case ChannelKind.EBAY:
+            return EbayConnector(client, s.get("api_url", "https://api.ebay.com"),
+                                 c["client_id"], c["client_secret"], c["refresh_token"],
+                                 marketplace_id=s.get("marketplace_id", "EBAY_US"),
+                                 merchant_location_key=s.get("merchant_location_key"),
+                                 revisions_today=revisions_today)
+        case ChannelKind.AMAZON:
+            return AmazonConnector(client, s["endpoint"], c["lwa_client_id"],
+                                   c["lwa_client_secret"], c["refresh_token"],
+                                   seller_id=s["seller_id"], marketplace_id=s["marketplace_id"],
+                                   token_url=s.get("token_url", LWA_TOKEN_URL))
+    raise InvalidInput(f"stocksync does not push to {channel.kind.value} channels",
+                       field="kind")

@@ -66,3 +66,90 @@ def generic(
                                   fail_next_n=fail_next)
     console.print(f"generic HTTP receiver on http://{host}:{port}{path}", soft_wrap=True)
     run(port, host, config)
+
+
+Seed = Annotated[Path | None, typer.Option(help="JSON catalog to start with", exists=True,
+                                           dir_okay=False)]
+Latency = Annotated[int, typer.Option(help="added to every API call (ms)")]
+FailNext = Annotated[int, typer.Option(help="answer the next N calls with 503")]
+ForceLimit = Annotated[bool, typer.Option(help="answer every call with the platform's 429")]
+
+
+def _serve(name: str, run: object, config: object, host: str, port: int) -> None:
+    from dataclasses import asdict
+
+    shown = {k: v for k, v in asdict(config).items()  # type: ignore[call-overload]
+             if any(w in k for w in ("id", "key", "secret", "token", "seller", "marketplace"))}
+    console.print(f"{name} simulator on http://{host}:{port} (admin API at /_sim/…)",
+                  soft_wrap=True)
+    console.print(f"credentials it accepts: {shown}", soft_wrap=True)
+    run(port, host, config)  # type: ignore[operator]
+
+
+@simulate_app.command("ebay")
+def ebay(port: Port = 8103, host: Host = "127.0.0.1", seed: Seed = None,
+         revision_cap: Annotated[int, typer.Option(help="revisions per listing per day")] = 250,
+         token_ttl: Annotated[float, typer.Option(help="access token lifetime (s)")] = 7200.0,
+         latency_ms: Latency = 0, fail_next: FailNext = 0,
+         force_rate_limit: ForceLimit = False) -> None:
+    """eBay Sell Inventory API: bulkUpdatePriceQuantity, OAuth refresh, revision cap."""
+    from stocksync.simulators.ebay import run
+    from stocksync.simulators.ebay_state import EbaySimConfig
+
+    _serve("eBay", run, EbaySimConfig(seed_path=seed, revision_cap=revision_cap,
+                                      access_token_ttl_s=token_ttl, latency_ms=latency_ms,
+                                      fail_next_n=fail_next,
+                                      force_rate_limit=force_rate_limit), host, port)
+
+
+@simulate_app.command("amazon")
+def amazon(port: Port = 8104, host: Host = "127.0.0.1", seed: Seed = None,
+           feed_delay: Annotated[float, typer.Option(help="seconds to process a feed")] = 2.0,
+           min_feed_interval: Annotated[float, typer.Option(
+               help="seconds between feeds before it counts a violation")] = 1200.0,
+           latency_ms: Latency = 0, fail_next: FailNext = 0,
+           force_rate_limit: ForceLimit = False) -> None:
+    """Amazon SP-API: Listings Items patch, LWA tokens, rate limits, JSON_LISTINGS_FEED."""
+    from stocksync.simulators.amazon import run
+    from stocksync.simulators.amazon_state import AmazonSimConfig
+
+    _serve("Amazon SP-API", run, AmazonSimConfig(
+        seed_path=seed, feed_processing_delay_s=feed_delay,
+        min_feed_interval_s=min_feed_interval, latency_ms=latency_ms, fail_next_n=fail_next,
+        force_rate_limit=force_rate_limit), host, port)
+
+
+@simulate_app.command("woocommerce")
+def woocommerce(port: Port = 8105, host: Host = "127.0.0.1", seed: Seed = None,
+                rate_limit: Annotated[int | None, typer.Option(
+                    help="requests per 10 s window (off by default, like WooCommerce)")] = None,
+                webhook_url: Annotated[str | None, typer.Option(help="webhook target")] = None,
+                webhook_secret: Annotated[str | None, typer.Option(help="webhook secret")] =
+                None,
+                latency_ms: Latency = 0, fail_next: FailNext = 0,
+                force_rate_limit: ForceLimit = False) -> None:
+    """WooCommerce REST v3: products/variations batch endpoints, signed webhooks."""
+    from stocksync.simulators.woocommerce import run
+    from stocksync.simulators.woocommerce_state import WooCommerceSimConfig
+
+    _serve("WooCommerce", run, WooCommerceSimConfig(
+        seed_path=seed, rate_limit=rate_limit, webhook_url=webhook_url,
+        webhook_secret=webhook_secret, latency_ms=latency_ms, fail_next_n=fail_next,
+        force_rate_limit=force_rate_limit), host, port)
+
+
+@simulate_app.command("square")
+def square(port: Port = 8106, host: Host = "127.0.0.1", seed: Seed = None,
+           webhook_url: Annotated[str | None, typer.Option(help="webhook target")] = None,
+           webhook_signature_key: Annotated[str | None, typer.Option(
+               help="webhook signature key")] = None,
+           latency_ms: Latency = 0, fail_next: FailNext = 0,
+           force_rate_limit: ForceLimit = False) -> None:
+    """Square Inventory API: BatchChangeInventory with idempotency, signed webhooks."""
+    from stocksync.simulators.square import run
+    from stocksync.simulators.square_state import SquareSimConfig
+
+    _serve("Square", run, SquareSimConfig(
+        seed_path=seed, webhook_url=webhook_url, webhook_signature_key=webhook_signature_key,
+        latency_ms=latency_ms, fail_next_n=fail_next, force_rate_limit=force_rate_limit),
+        host, port)

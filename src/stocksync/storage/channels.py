@@ -327,6 +327,15 @@ class SqlChannels:
             query = query.where(channel_skus.c.sku > after)
         return list(self.conn.execute(query.order_by(channel_skus.c.sku).limit(limit)))
 
+    def revisions_today(self, code: str, now: datetime) -> dict[str, int]:
+        from stocksync.core.revisions import used_today
+
+        rows = self.conn.execute(select(channel_skus.c.sku, channel_skus.c.revisions,
+                                        channel_skus.c.revisions_day)
+                                 .where(self._sku_where(code), channel_skus.c.revisions > 0))
+        counts = {r.sku: used_today(int(r.revisions), r.revisions_day, now) for r in rows}
+        return {sku: n for sku, n in counts.items() if n}
+
     def mapping(self, code: str) -> dict[str, dict[str, str]]:
         rows = self.conn.execute(select(channel_skus.c.sku, channel_skus.c.external_ids)
                                  .where(self._sku_where(code)))

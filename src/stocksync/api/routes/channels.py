@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from stocksync.api.deps import IdemKey, Svc, Who, write
 from stocksync.api.schemas import LocationCode, Strict
-from stocksync.app.connect import MAPPING_FIELD, connect
+from stocksync.app.connect import connect
 from stocksync.app.reconcile import reconcile
 from stocksync.channels import registry
 from stocksync.core.channel_rules import ChannelRules, ExternalChanges
@@ -42,7 +42,7 @@ class RulesIn(Strict):
 
 class ChannelIn(Strict):
     code: Annotated[str, Field(pattern=CODE_PATTERN)]
-    kind: Literal["shopify", "generic_http", "pos", "woocommerce", "square"]
+    kind: Literal["shopify", "generic_http", "pos", "woocommerce", "square", "ebay", "amazon"]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     locations: Annotated[list[LocationCode], Field(min_length=1, max_length=100)]
     settings: dict[Annotated[str, Field(max_length=64)],
@@ -301,10 +301,11 @@ async def discover_mapping(code: Code, svc: Svc, who: Who) -> dict[str, Any]:
         return channel, svc.box.open(sealed) if sealed else {}, skus
 
     channel, credentials, skus = await anyio.to_thread.run_sync(load)
+    field = registry.mapping_field(channel.kind)
     async with httpx.AsyncClient(timeout=30) as client:
         connector = registry.build(channel, credentials, client)
         discover = getattr(connector, "discover_mapping", None)
-        if discover is None:
+        if discover is None or field is None:
             return {"discovered": 0, "missing": [], "note": f"{channel.kind.value} channels "
                     "address items by SKU: there is nothing to discover"}
         found: dict[str, str] = await discover(skus)
@@ -312,7 +313,7 @@ async def discover_mapping(code: Code, svc: Svc, who: Who) -> dict[str, Any]:
     def store() -> None:
         with svc.uow(who.tenant_id) as uow:
             SqlChannels(uow.conn, who.tenant_id).set_external_ids(
-                code, {sku: {MAPPING_FIELD: gid} for sku, gid in found.items()})
+                code, {sku: {field: gid} for sku, gid in found.items()})
             uow.commit()
 
     await anyio.to_thread.run_sync(store)
