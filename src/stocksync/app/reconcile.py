@@ -8,16 +8,16 @@ deleted SKU still for sale). Apply pushes the source values (stocksync wins).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
 from stocksync import metrics
 from stocksync.app.service import Stocksync
-from stocksync.channels.base import ChannelConnector, QuantitySet
+from stocksync.channels.base import ChannelConnector, QuantitySet, RateLimited
 from stocksync.core.channel_rules import SkuState, channel_quantity, sku_included
 from stocksync.core.channels import Channel
 from stocksync.storage.channels import SqlChannels
@@ -25,6 +25,8 @@ from stocksync.storage.reconciliations import save_report
 
 Progress = Callable[[int, int], None]  # (done, total)
 READ_CHUNK = 250
+RATE_LIMIT_RETRIES = 5
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,7 @@ async def _compare(svc: Stocksync, channel: Channel, connector: ChannelConnector
     discover = getattr(connector, "discover_mapping", None)
     listed: set[str] | None = None
     if discover is not None:  # the channel's own catalog: finds untracked SKUs too
-        listed = set(await discover(None))
+        listed = set(await _patiently(lambda: discover(None)))
     skus = sorted(expected)
     actual: dict[str, int] = {}
     for start in range(0, len(skus), READ_CHUNK):
@@ -108,7 +110,7 @@ async def _compare(svc: Stocksync, channel: Channel, connector: ChannelConnector
         if listed is not None:
             chunk = [s for s in chunk if s in listed]
         if chunk:
-            actual.update(await connector.fetch_quantities(chunk))
+            actual.update(await _patiently(lambda c=chunk: connector.fetch_quantities(c)))
         if progress:
             progress(min(start + READ_CHUNK, len(skus)), len(skus))
     report.compared = len(actual)
@@ -127,6 +129,19 @@ async def _compare(svc: Stocksync, channel: Channel, connector: ChannelConnector
     if apply:
         report.applied = await _apply(svc, channel, connector,
                                       report.mismatches + report.status_mismatches)
+
+
+async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
+    """A long read shares the channel's limits with the pushes: wait out a rate limit a
+    few times rather than abandon the whole reconciliation."""
+    for attempt in range(RATE_LIMIT_RETRIES):
+        try:
+            return await call()
+        except RateLimited as exc:
+            if attempt == RATE_LIMIT_RETRIES - 1:
+                raise
+            await anyio.sleep(max(exc.retry_after, 0.1))
+    raise AssertionError("unreachable")
 
 
 def _all_skus(svc: Stocksync, tenant_id: str) -> set[str]:
