@@ -45,12 +45,11 @@ def backoff_delay(failures: int, rng: random.Random) -> float:
 
 
 class ChannelWorker:
-    def __init__(self, svc: Stocksync, channel: Channel, box: CredentialBox, owner: str,
+    def __init__(self, svc: Stocksync, channel: Channel, owner: str,
                  client: httpx.AsyncClient) -> None:
         self.svc = svc
         self.channel = channel
         self.owner = owner
-        self.box = box
         self.client = client
         self.failures = 0
         self.rng = random.Random()
@@ -186,7 +185,7 @@ class ChannelSupervisor:
                 del self.tasks[key]
         for key, channel in wanted.items():
             if key not in self.tasks:
-                worker = ChannelWorker(self.svc, channel, self.box, self.owner, client)
+                worker = ChannelWorker(self.svc, channel, self.owner, client)
                 self.tasks[key] = (channel, asyncio.create_task(worker.run()))
 
 
