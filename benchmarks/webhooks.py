@@ -6,6 +6,10 @@ steady --rate for --seconds (open loop: every request has a planned send time), 
 exact redeliveries of earlier bodies that must be answered 200 "duplicate". The senders are
 threads of this process with one keep-alive connection each and pre-signed bodies.
 
+Before each database, the same senders send the same bodies to a no-op server for
+--generator-check seconds, so a shortfall in "rate sent" can be told apart from one of the
+senders themselves (the machine has 2 cores and may be busy).
+
 Measured per database:
 
 - ack: send -> response of POST /webhooks/pos/{id} (verify, store in the inbox, commit, 2xx);
@@ -20,7 +24,8 @@ Everything lives in a throwaway SQLite file or PostgreSQL schema that is removed
 also on Ctrl-C or SIGTERM.
 
     .venv/bin/python -m benchmarks.webhooks [--db sqlite|postgres|both] [--rate 500]
-        [--seconds 10] [--threads 16] [--skus 300]
+        [--seconds 10] [--threads 16] [--skus 300] [--drain-timeout 300]
+        [--generator-check 3]
 """
 
 from __future__ import annotations
@@ -135,8 +140,8 @@ def build_plan(rate: float, seconds: float, skus: Sequence[str], rng: random.Ran
         txn = Txn(f"{prefix}-{len(txns):07d}", len(lines))
         body = pos_body(lines, txn.id)
         send = Planned(slot, len(txns), False, body,
-                    {"Content-Type": "application/json",
-                     "X-POS-Signature": pos_signature(POS_SECRET, body)})
+                       {"Content-Type": "application/json",
+                        "X-POS-Signature": pos_signature(POS_SECRET, body)})
         txns.append(txn)
         sends.append(send)
         originals.append(send)
@@ -324,7 +329,6 @@ def check_generator(args: argparse.Namespace) -> GeneratorCheck:
 class Target:
     db: str
     env: dict[str, str]
-    workdir: Path
 
 
 @contextmanager
@@ -335,8 +339,7 @@ def database(db: str, pg_url: str, workdir: Path) -> Iterator[Target]:
            "STOCKSYNC_SECRET_KEY_FILE": str(workdir / "stocksync.key"),
            "STOCKSYNC_LOG_LEVEL": "warning"}
     if db == "sqlite":
-        yield Target(db, {**env, "STOCKSYNC_DATABASE_URL": f"sqlite:///{workdir / 'wh.db'}"},
-                     workdir)
+        yield Target(db, {**env, "STOCKSYNC_DATABASE_URL": f"sqlite:///{workdir / 'wh.db'}"})
         return
     schema = f"bench_wh_{os.urandom(6).hex()}"
     admin = sa.create_engine(pg_url, connect_args={"connect_timeout": 5})
@@ -345,7 +348,7 @@ def database(db: str, pg_url: str, workdir: Path) -> Iterator[Target]:
             conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
         try:
             yield Target(db, {**env, "STOCKSYNC_DATABASE_URL": pg_url,
-                              "STOCKSYNC_DATABASE_SCHEMA": schema}, workdir)
+                              "STOCKSYNC_DATABASE_SCHEMA": schema})
         finally:
             with admin.begin() as conn:
                 conn.execute(sa.text("SET LOCAL lock_timeout = '15s'"))
@@ -541,6 +544,8 @@ class Row:
     verify_ok: bool
     generator_cpu_pct: float  # of one core, during the load
     server_cpu_pct: float | None
+    senders_alone: GeneratorCheck | None  # the same senders against a no-op server, just before
+    load_average: float  # 1-minute load average when the load started
     problems: list[str]
     first_error: str | None
 
@@ -553,7 +558,8 @@ class Outcome:
 
 def summarise(db: str, args: argparse.Namespace, plan: Plan, sent: Sent,
               done: list[Settled], failed: int, drained: bool, decrease: int,
-              verify_ok: bool, verify_note: str) -> Outcome:
+              verify_ok: bool, verify_note: str, senders_alone: GeneratorCheck | None,
+              load_average: float) -> Outcome:
     answers = sent.answers
     problems: list[str] = []
     if len(answers) < len(plan.sends):
@@ -561,20 +567,25 @@ def summarise(db: str, args: argparse.Namespace, plan: Plan, sent: Sent,
     first_sent = sent.start
     last_answer = max((a.answered for a in answers), default=first_sent)
     errors = [a for a in answers if not 200 <= a.status < 300]
-    accepted_by_txn: dict[int, list[Answer]] = {}
+    # Per transaction, exactly one send is "accepted" and every other one "duplicate".
+    # Usually the first is the accepted one, but a slow first answer may let the
+    # redelivery win: either way is correct.
+    by_txn: dict[int, list[Answer]] = {}
     for a in answers:
-        if a.outcome == "accepted":
-            accepted_by_txn.setdefault(plan.sends[a.slot].txn, []).append(a)
+        by_txn.setdefault(plan.sends[a.slot].txn, []).append(a)
+    accepted_by_txn = {t: [a for a in sends if a.outcome == "accepted"]
+                       for t, sends in by_txn.items()}
+    accepted_by_txn = {t: sends for t, sends in accepted_by_txn.items() if sends}
     twice = sum(len(v) > 1 for v in accepted_by_txn.values())
     if twice:
         problems.append(f"{twice} deliveries accepted more than once")
+    never = sum(t not in accepted_by_txn and all(a.outcome == "duplicate" for a in sends)
+                for t, sends in by_txn.items())
+    if never:
+        problems.append(f"{never} deliveries answered only duplicate, never accepted")
     redeliveries = [a for a in answers if plan.sends[a.slot].redelivery]
-    dupes_ok = sum(a.outcome == "duplicate" and plan.sends[a.slot].txn in accepted_by_txn
-                   for a in redeliveries)
-    wrong_dupes = sum(a.outcome == "duplicate" and not plan.sends[a.slot].redelivery
-                      for a in answers)
-    if wrong_dupes:
-        problems.append(f"{wrong_dupes} first deliveries answered duplicate")
+    dupes_ok = sum(a.outcome == "duplicate" and len(accepted_by_txn.get(t, ())) == 1
+                   for t, sends in by_txn.items() for a in sends)
 
     by_txn_id = {t.id: i for i, t in enumerate(plan.txns)}
     done_txns = {by_txn_id[s.delivery_id]: s for s in done if s.delivery_id in by_txn_id}
@@ -606,8 +617,9 @@ def summarise(db: str, args: argparse.Namespace, plan: Plan, sent: Sent,
         problems.append(f"on hand fell by {decrease}, expected {lines_expected}")
     if not verify_ok:
         problems.append(f"stocksync verify failed: {verify_note}")
-    exactly_once = (drained and not twice and not acked_not_done and not failed
-                    and not strangers and decrease == lines_expected and verify_ok)
+    exactly_once = (drained and not twice and not never and not acked_not_done
+                    and not failed and not strangers and decrease == lines_expected
+                    and verify_ok)
     load_seconds = last_answer - first_sent
     rate_sent = send_rate(sent, args.rate)
     sent_seconds = len(answers) / rate_sent if rate_sent else args.seconds
@@ -635,6 +647,7 @@ def summarise(db: str, args: argparse.Namespace, plan: Plan, sent: Sent,
         generator_cpu_pct=round(100 * sent.generator_cpu / sent_seconds, 1),
         server_cpu_pct=(None if sent.server_cpu is None
                         else round(100 * sent.server_cpu / sent_seconds, 1)),
+        senders_alone=senders_alone, load_average=round(load_average, 2),
         problems=problems, first_error=errors[0].outcome if errors else None)
     samples: list[list[float | int | str]] = [
         [round((a.sent - first_sent) * 1000, 3), round((a.answered - a.sent) * 1000, 3),
@@ -646,6 +659,14 @@ def summarise(db: str, args: argparse.Namespace, plan: Plan, sent: Sent,
 def run_database(db: str, args: argparse.Namespace, console: Console,
                  notes: list[str]) -> Outcome:
     skus = [f"W-{i:05d}" for i in range(args.skus)]
+    senders_alone = None
+    if args.generator_check:
+        console.print(f"\\[{db}] senders alone: {args.rate:g}/s to a no-op server for "
+                      f"{args.generator_check:g} s …")
+        try:
+            senders_alone = check_generator(args)
+        except Exception as exc:  # reported, never fatal
+            notes.append(f"{db}: senders check failed: {type(exc).__name__}: {exc}"[:500])
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="webhooks-")))
         target = stack.enter_context(database(db, args.database_url, workdir))
@@ -667,6 +688,7 @@ def run_database(db: str, args: argparse.Namespace, console: Console,
             console.print(f"\\[{db}] load: {len(plan.sends):,} requests ({len(plan.txns):,} "
                           f"deliveries + {len(plan.sends) - len(plan.txns):,} redeliveries) "
                           f"at {args.rate:g}/s from {args.threads} threads …")
+            load_average = os.getloadavg()[0]
             sent = send_all(server.url, path, plan, args.rate, args.threads, server.pid)
             console.print(f"\\[{db}] load done; waiting for the inbox to drain …")
             drained = wait_drained(http, args.drain_timeout)
@@ -681,10 +703,13 @@ def run_database(db: str, args: argparse.Namespace, console: Console,
         if trouble:
             notes.append(f"{db}: server log has {len(trouble)} error lines, first: "
                          f"{trouble[0]}")
-        notes.append(f"{db}: server wrote {len(log_lines):,} log lines during the run")
+        if log_lines:
+            notes.append(f"{db}: server wrote {len(log_lines):,} log lines, first: "
+                         f"{log_lines[0].strip()[:200]}")
         return summarise(db, args, plan, sent, done, failed, drained, decrease,
                          checked.returncode == 0,
-                         f"exit {checked.returncode}: {' | '.join(verify_note[-3:])}")
+                         f"exit {checked.returncode}: {' | '.join(verify_note[-3:])}",
+                         senders_alone, load_average)
 
 
 # ---- report ------------------------------------------------------------------------------------
@@ -694,8 +719,7 @@ def _num(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
-def print_report(rows: Sequence[Row], gen: GeneratorCheck | None, notes: Sequence[str],
-                 console: Console) -> None:
+def print_report(rows: Sequence[Row], notes: Sequence[str], console: Console) -> None:
     table = Table(title="webhooks: signed POS deliveries → ack → ledger")
     for col in ("db", "rate asked", "rate sent", "accepted/s", "ack p50 ms", "p95", "p99",
                 "max", "errors", "dupes ok", "ack→ledger p50 ms", "p99", "drain s",
@@ -717,15 +741,16 @@ def print_report(rows: Sequence[Row], gen: GeneratorCheck | None, notes: Sequenc
             f"{r.on_hand_decrease:,} for {r.lines_expected:,} lines; verify "
             f"{'ok' if r.verify_ok else 'FAILED'}; CPU during load: generator "
             f"{_num(r.generator_cpu_pct)} %, server {_num(r.server_cpu_pct)} % of one core")
+        if (gen := r.senders_alone) is not None:
+            console.print(
+                f"  {r.db}: senders alone (no-op server, {gen.seconds:g} s, just before): "
+                f"{gen.rate_sent:,.1f} of {gen.rate_asked:g} requests/s, late sends "
+                f"{gen.late_sends:,}, ack p99 {_num(gen.ack_p99_ms)} ms, CPU "
+                f"{gen.cpu_pct:.1f} % of one core; load average at start {r.load_average:.1f}")
         for problem in r.problems:
             console.print(f"  [red]{r.db}: {problem}[/red]")
         if r.first_error:
             console.print(f"  [red]{r.db} first error[/red]: {r.first_error}")
-    if gen is not None:
-        console.print(
-            f"  senders alone (no-op server, {gen.seconds:g} s): {gen.rate_sent:,.1f} of "
-            f"{gen.rate_asked:g} requests/s, late sends {gen.late_sends:,}, ack p99 "
-            f"{_num(gen.ack_p99_ms)} ms, CPU {gen.cpu_pct:.1f} % of one core")
     for note in notes:
         console.print(f"[yellow]note[/yellow] {note}")
 
@@ -749,8 +774,8 @@ def environment(pg_url: str, dbs: Sequence[str]) -> dict[str, object]:
     return env
 
 
-def save(outcomes: Sequence[Outcome], gen: GeneratorCheck | None, notes: Sequence[str],
-         args: argparse.Namespace, started: datetime, env: dict[str, object]) -> Path:
+def save(outcomes: Sequence[Outcome], notes: Sequence[str], args: argparse.Namespace,
+         started: datetime, env: dict[str, object]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"webhooks-{started:%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps({
@@ -763,7 +788,6 @@ def save(outcomes: Sequence[Outcome], gen: GeneratorCheck | None, notes: Sequenc
                     "late_seconds": LATE_SECONDS, "drain_timeout": args.drain_timeout,
                     "generator_check_seconds": args.generator_check},
         "environment": env, "rows": [asdict(o.row) for o in outcomes],
-        "generator_check": None if gen is None else asdict(gen),
         "notes": list(notes),
         "requests": {o.row.db: {"columns": ["sent_ms", "ack_ms", "status", "outcome"],
                                 "rows": o.samples} for o in outcomes},
@@ -814,15 +838,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       "other work on this machine will show up in the numbers")
     outcomes: list[Outcome] = []
     notes: list[str] = []
-    gen: GeneratorCheck | None = None
     try:
-        if args.generator_check:
-            console.print(f"senders alone: {args.rate:g}/s to a no-op server for "
-                          f"{args.generator_check:g} s …")
-            try:
-                gen = check_generator(args)
-            except Exception as exc:  # reported, never fatal
-                notes.append(f"generator check failed: {type(exc).__name__}: {exc}"[:500])
         for db in dbs:
             try:
                 outcomes.append(run_database(db, args, console, notes))
@@ -830,11 +846,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 notes.append(f"{db}: failed: {type(exc).__name__}: {exc}"[:500])
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]: partial results, everything removed")
-        print_report([o.row for o in outcomes], gen, notes, console)
+        print_report([o.row for o in outcomes], notes, console)
         return 130
     rows = [o.row for o in outcomes]
-    print_report(rows, gen, notes, console)
-    console.print(f"results: {save(outcomes, gen, notes, args, started, env)}")
+    print_report(rows, notes, console)
+    console.print(f"results: {save(outcomes, notes, args, started, env)}")
     failed = any(not r.exactly_once or r.errors or r.problems for r in rows) or any(
         ": failed:" in n for n in notes)
     return 1 if failed else 0

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import anyio
 import structlog
 
 from stocksync.app import handlers as h
@@ -66,12 +67,15 @@ class Ingestor:
             raise DeadLetter(exc.message) from exc
         done = Applied()
         for message in parsed.messages:
+            # Database work runs in a worker thread: never on the event loop that also
+            # serves the API and the channel workers.
             match message:
                 case ChannelSale():
-                    self._sale(channel, d, message)
+                    await anyio.to_thread.run_sync(self._sale, channel, d, message)
                     done.sales += 1
                 case ChannelReturn():
-                    done.returns += self._return(channel, d, message)
+                    done.returns += await anyio.to_thread.run_sync(
+                        self._return, channel, d, message)
                 case LevelReport():
                     outcome = await self._level(channel, d, message)
                     done.echoes += outcome == "echo"
@@ -165,17 +169,13 @@ class Ingestor:
         if m.channel_location and located and _numeric_id(m.channel_location) != \
                 _numeric_id(located):
             return "other-location"
-        with self.svc.uow(channel.tenant_id, write=False) as uow:
-            repo = SqlChannels(uow.conn, channel.tenant_id)
-            field = mapping_field(channel.kind)
-            sku = m.sku or (repo.sku_for_external_id(code, field, m.external_id)
-                            if m.external_id and field else None)
-            target = repo.targets(code, [sku]).get(sku) if sku else None
+        sku, target = await anyio.to_thread.run_sync(self._target, channel, m)
         if sku is None:
             return "unknown-item"
         if m.observed_at and target and target.observed_at and \
                 m.observed_at <= target.observed_at:
-            self._stale(channel, d, sku, m, target.observed_at)  # older than one applied
+            # older than one already applied
+            await anyio.to_thread.run_sync(self._stale, channel, d, sku, m, target.observed_at)
             return "stale"
         # The notice is a hint: what the channel shows now is the fact.
         value = await self.fetch(channel, sku) if self.fetch is not None else m.value
@@ -188,10 +188,11 @@ class Ingestor:
             return "echo"
         if target is None or target.pushed is None or \
                 channel.rules.external_changes is ExternalChanges.OVERWRITE:
-            self._observe(channel, sku, value, m.observed_at)  # the pusher puts ours back
+            # the pusher puts ours back
+            await anyio.to_thread.run_sync(self._observe, channel, sku, value, m.observed_at)
             return "overwritten"
         delta = value - target.pushed
-        location = self._location(channel, sku, None)
+        location = await anyio.to_thread.run_sync(self._location, channel, sku, None)
         movement = h.Movement("adjust", sku, location, delta,
                               reason=f"changed in {code} ({target.pushed} -> {value})")
 
@@ -201,11 +202,21 @@ class Ingestor:
             return result
 
         try:
-            self._run(channel, d, f"level:{d.delivery_id}:{sku}", accept)
+            await anyio.to_thread.run_sync(self._run, channel, d,
+                                           f"level:{d.delivery_id}:{sku}", accept)
         except DeadLetter:
-            self._observe(channel, sku, value, m.observed_at)  # not accepted: source wins
+            # not accepted: the source wins
+            await anyio.to_thread.run_sync(self._observe, channel, sku, value, m.observed_at)
             raise
         return "adjusted"
+
+    def _target(self, channel: Channel, m: LevelReport) -> tuple[str | None, Any]:
+        with self.svc.uow(channel.tenant_id, write=False) as uow:
+            repo = SqlChannels(uow.conn, channel.tenant_id)
+            field = mapping_field(channel.kind)
+            sku = m.sku or (repo.sku_for_external_id(channel.code, field, m.external_id)
+                            if m.external_id and field else None)
+            return sku, repo.targets(channel.code, [sku]).get(sku) if sku else None
 
     def _observe(self, channel: Channel, sku: str, value: int,
                  observed_at: datetime | None) -> None:

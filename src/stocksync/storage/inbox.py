@@ -65,8 +65,11 @@ def claim(conn: Connection, now: datetime, hold: timedelta, limit: int) -> list[
         inbox.c.status == PENDING,
         or_(inbox.c.next_attempt_at.is_(None), inbox.c.next_attempt_at <= now),
         or_(inbox.c.claimed_until.is_(None), inbox.c.claimed_until < now))
-        .order_by(inbox.c.id).limit(limit).scalar_subquery())
-    rows = conn.execute(update(inbox).where(inbox.c.id.in_(due), or_(
+        .order_by(inbox.c.id).limit(limit))
+    if conn.dialect.name == "postgresql":
+        # A second worker takes the next rows instead of queueing behind the first's.
+        due = due.with_for_update(skip_locked=True)
+    rows = conn.execute(update(inbox).where(inbox.c.id.in_(due.scalar_subquery()), or_(
         inbox.c.claimed_until.is_(None), inbox.c.claimed_until < now))
         .values(claimed_until=now + hold).returning(*inbox.c))
     return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
