@@ -26,6 +26,13 @@ def test_an_increase_waits_for_its_spacing() -> None:
     assert later.send
 
 
+def test_with_a_thin_budget_only_drops_to_low_stock_skip_the_queue() -> None:
+    just_now = NOW - timedelta(seconds=10)
+    assert not decide(BUDGET, 90, 100, used=210, last_revision_at=just_now, now=NOW).send
+    assert decide(BUDGET, 3, 100, used=210, last_revision_at=just_now, now=NOW).send
+    assert decide(BUDGET, 90, 100, used=100, last_revision_at=just_now, now=NOW).send
+
+
 def test_the_reserve_is_kept_for_decreases_and_the_cap_is_never_passed() -> None:
     assert not decide(BUDGET, 9, 5, used=200, last_revision_at=None, now=NOW).send
     assert decide(BUDGET, 4, 5, used=200, last_revision_at=None, now=NOW).send

@@ -83,11 +83,14 @@ def _expected(svc: Stocksync, channel: Channel) -> tuple[dict[str, int], set[str
 
 
 async def reconcile(svc: Stocksync, channel: Channel, connector: ChannelConnector, *,
-                    apply: bool = False, progress: Progress | None = None) -> ReconcileReport:
+                    apply: bool = False, progress: Progress | None = None,
+                    full_catalog: bool = True) -> ReconcileReport:
+    """`full_catalog` walks the channel's whole catalog (finds untracked SKUs); without it
+    only SKUs the channel has no stored id for are looked up (scheduled runs)."""
     report = ReconcileReport(str(uuid.uuid4()), channel.tenant_id, channel.code,
                              "apply" if apply else "dry_run", svc.clock())
     try:
-        await _compare(svc, channel, connector, report, apply, progress)
+        await _compare(svc, channel, connector, report, apply, progress, full_catalog)
     except Exception as exc:  # the report records why it stopped; the caller sees it
         report.error = f"{type(exc).__name__}: {exc}"
     report.finished_at = svc.clock()
@@ -97,12 +100,19 @@ async def reconcile(svc: Stocksync, channel: Channel, connector: ChannelConnecto
 
 
 async def _compare(svc: Stocksync, channel: Channel, connector: ChannelConnector,
-                   report: ReconcileReport, apply: bool, progress: Progress | None) -> None:
+                   report: ReconcileReport, apply: bool, progress: Progress | None,
+                   full_catalog: bool) -> None:
     expected, deleted = await anyio.to_thread.run_sync(_expected, svc, channel)
+    in_flight = await anyio.to_thread.run_sync(_in_flight, svc, channel)
     discover = getattr(connector, "discover_mapping", None)
     listed: set[str] | None = None
-    if discover is not None:  # the channel's own catalog: finds untracked SKUs too
+    if discover is not None and full_catalog:  # the whole catalog: untracked SKUs too
         listed = set(await _patiently(lambda: discover(None)))
+    elif discover is not None:
+        known: dict[str, str] = getattr(connector, "mapping", {})
+        unmapped = [s for s in expected if s not in known]
+        if unmapped:
+            await _patiently(lambda: discover(unmapped))
     skus = sorted(expected)
     actual: dict[str, int] = {}
     for start in range(0, len(skus), READ_CHUNK):
@@ -120,7 +130,7 @@ async def _compare(svc: Stocksync, channel: Channel, connector: ChannelConnector
                 report.missing.append(sku)
             continue
         want, have = expected[sku], actual[sku]
-        if want != have:
+        if want != have and sku not in in_flight:  # a push on its way is not drift
             bucket = report.status_mismatches if sku in deleted else report.mismatches
             bucket.append(Mismatch(sku, want, have))
     if listed is not None:
@@ -142,6 +152,12 @@ async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
                 raise
             await anyio.sleep(max(exc.retry_after, 0.1))
     raise AssertionError("unreachable")
+
+
+def _in_flight(svc: Stocksync, channel: Channel) -> set[str]:
+    """SKUs with a change the channel has not acknowledged yet."""
+    with svc.uow(channel.tenant_id, write=False) as uow:
+        return SqlChannels(uow.conn, channel.tenant_id).pending_skus(channel.code)
 
 
 def _all_skus(svc: Stocksync, tenant_id: str) -> set[str]:

@@ -16,6 +16,7 @@ DAY = timedelta(days=1)
 class RevisionBudget:
     cap: int = 250  # revisions per listing per UTC day
     reserve: int = 50  # kept for decreases: increases stop when this many are left
+    low_stock: int = 5  # drops to this or below always go at once, even from the reserve
 
     @property
     def increase_spacing(self) -> timedelta:
@@ -47,8 +48,19 @@ def decide(budget: RevisionBudget, wanted: int, shown: int | None, used: int,
     left = budget.cap - used
     if left <= 0:
         return Decision(False, next_day(now), "daily revision cap reached")
-    if shown is None or wanted <= shown:
-        return Decision(True, reason="a decrease (or first value) goes at once")
+    if shown is None or (wanted <= budget.low_stock and wanted < shown):
+        return Decision(True, reason="first value, or a drop to low stock: at once")
+    spaced = last_revision_at is not None and now - last_revision_at < budget.increase_spacing
+    if wanted < shown:
+        if left > budget.reserve or not spaced:
+            return Decision(True, reason="a decrease goes at once while the budget allows")
+        # Budget thin and the listing still well stocked: keep the reserve for drops that
+        # matter (to low stock), so the listing is never left showing too much for a day.
+        assert last_revision_at is not None
+        return Decision(False, last_revision_at + budget.increase_spacing,
+                        "drops far from zero are spaced out once the budget is thin")
+    if wanted == shown:
+        return Decision(False, now + budget.increase_spacing, "nothing to change")
     if left <= budget.reserve:
         return Decision(False, next_day(now), "revisions left are kept for decreases")
     if last_revision_at is not None and now - last_revision_at < budget.increase_spacing:

@@ -172,6 +172,10 @@ class SqlChannels:
             self._sku_where(code), channel_skus.c.sku.in_(list(skus))))
         return {r.sku: _target(r) for r in rows}
 
+    def pending_skus(self, code: str) -> set[str]:
+        return set(self.conn.execute(select(channel_skus.c.sku).where(
+            self._sku_where(code), channel_skus.c.pending_since.isnot(None))).scalars())
+
     def all_skus(self, code: str) -> list[str]:
         return list(self.conn.execute(select(channel_skus.c.sku).where(self._sku_where(code))
                                       .order_by(channel_skus.c.sku)).scalars())

@@ -36,8 +36,10 @@ class ReconcileScheduler:
             minutes = float(channel.settings.get("reconcile_every_minutes",
                                                  self.svc.settings.reconcile_minutes))
             last = latest(self.svc, channel.tenant_id, channel.code)
-            started: datetime | None = last["started_at"] if last else None
-            if minutes > 0 and (started is None or now - started >= timedelta(minutes=minutes)):
+            # A new (or just changed) channel waits a full interval: its first push is
+            # still under way, and comparing now would only report that as drift.
+            since: datetime | None = last["started_at"] if last else channel.updated_at
+            if minutes > 0 and (since is None or now - since >= timedelta(minutes=minutes)):
                 due.append(channel)
         return due
 
@@ -50,7 +52,8 @@ class ReconcileScheduler:
                             connect, self.svc, channel, client)
                         report = await reconcile(
                             self.svc, channel, connector,
-                            apply=channel.settings.get("reconcile") == "apply")
+                            apply=channel.settings.get("reconcile") == "apply",
+                            full_catalog=channel.settings.get("reconcile_full") == "true")
                         log.info("reconciled", tenant=channel.tenant_id,
                                  channel=channel.code, drift_rate=report.drift_rate,
                                  mismatches=len(report.mismatches), error=report.error)
