@@ -55,6 +55,8 @@ class Settings(BaseModel):
     digest_from: str = Field("stocksync@localhost", description="digest sender address")
     digest_to: str | None = Field(None, description="digest recipients, comma-separated")
     digest_hours: float = Field(24.0, gt=0, description="time between digests")
+    inbox_retention_hours: int = Field(168, ge=48, description="how long applied webhook "
+                                       "deliveries are kept to recognise redeliveries")
     idempotency_ttl_hours: int = Field(48, ge=24, description="how long Idempotency-Key "
                                        "results are kept")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="larger request bodies get 413")

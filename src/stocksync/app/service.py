@@ -25,6 +25,7 @@ from stocksync.config import Settings
 from stocksync.core.clock import Clock
 from stocksync.core.errors import DomainError, IdempotencyKeyReused, InsufficientStock
 from stocksync.core.reservations import ReservationKind, ReservationStatus
+from stocksync.storage import inbox as inbox_store
 from stocksync.storage.credentials import CredentialBox
 from stocksync.storage.engine import WRITE
 from stocksync.storage.idempotency import purge_idempotency_keys
@@ -217,6 +218,13 @@ class Stocksync:
             uow.commit()
 
     # ---- the expirer -------------------------------------------------------------------
+
+    def purge_inbox(self) -> int:
+        """Forget applied webhook deliveries after the dedupe window (redeliveries of a
+        kept id are dropped; order lines stay exactly-once through their keys anyway)."""
+        cutoff = self.clock() - timedelta(hours=self.settings.inbox_retention_hours)
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            return inbox_store.purge(conn, cutoff)
 
     def purge_idempotency_keys(self) -> int:
         """Forget Idempotency-Key answers older than the configured retention."""

@@ -37,6 +37,7 @@ def start_workers(svc: Stocksync) -> list[Stoppable]:
 
     def purge() -> bool:
         svc.purge_idempotency_keys()
+        svc.purge_inbox()
         return False
 
     started: list[Stoppable] = []
@@ -47,5 +48,5 @@ def start_workers(svc: Stocksync) -> list[Stoppable]:
         Loop("sequencer", sequence, settings.sequencer_sweep_seconds,
              svc.bus.subscribe(OUTBOX)).start(),
         Loop("expirer", expire, settings.expiry_interval_seconds).start(),
-        Loop("idempotency-purge", purge, PURGE_INTERVAL_SECONDS).start(),
+        Loop("purge", purge, PURGE_INTERVAL_SECONDS).start(),
     ]

@@ -1,0 +1,100 @@
+"""Inventory notices from a channel arrive in any order: an older absolute value than one
+already applied is recorded as conflict.detected, never applied. Applied deliveries are
+forgotten only after the retention window."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+
+import httpx
+
+from stocksync.app.service import Stocksync
+from stocksync.simulators.server import ServerThread
+from stocksync.simulators.square import create_app as square_app
+from tests.conftest import LiveServer, seed, settle
+from tests.e2e.conftest import eventually
+
+SIGNATURE_KEY = "square-signature-key"
+
+
+def square_notice(event_id: str, object_id: str, quantity: int, at: str) -> bytes:
+    return json.dumps({
+        "merchant_id": "MLSTOCKSYNCSIM", "type": "inventory.count.updated",
+        "event_id": event_id, "created_at": at,
+        "data": {"type": "inventory_counts", "id": event_id, "object": {"inventory_counts": [{
+            "calculated_at": at, "catalog_object_id": object_id,
+            "catalog_object_type": "ITEM_VARIATION", "location_id": "LSTOCKSYNC001",
+            "quantity": str(quantity), "state": "IN_STOCK"}]}}}).encode()
+
+
+def signed(url: str, body: bytes) -> dict[str, str]:
+    digest = hmac.new(SIGNATURE_KEY.encode(), url.encode() + body, hashlib.sha256).digest()
+    return {"x-square-hmacsha256-signature": base64.b64encode(digest).decode(),
+            "Content-Type": "application/json"}
+
+
+def test_an_older_channel_notice_is_a_conflict_not_a_change(
+        server: LiveServer, client: httpx.Client) -> None:
+    seed(client, {"TEE-1": {"WH": 10}})
+    with ServerThread(square_app()) as sim:
+        object_id = httpx.post(sim.url + "/_sim/items", json={"sku": "TEE-1", "quantity": 0}
+                               ).json()["catalog_object_id"]
+        r = client.post("/v1/channels", json={
+            "code": "square", "kind": "square", "name": "Square", "locations": ["WH"],
+            "settings": {"base_url": sim.url, "location_id": "LSTOCKSYNC001"},
+            "credentials": {"access_token": "EAAAEstocksyncSimulatorAccessToken",
+                            "signature_key": SIGNATURE_KEY},
+            "rules": {"external_changes": "accept"}})
+        assert r.status_code == 201, r.text
+        url = server.url + r.json()["webhook_path"]
+        eventually(lambda: httpx.get(sim.url + "/_sim/state").json()["quantities"]
+                   .get("TEE-1", {}).get("LSTOCKSYNC001") == 10, what="initial push")
+        # The merchant counts 7 in the Square dashboard at 12:00 …
+        httpx.put(sim.url + "/_sim/inventory/TEE-1", json={"quantity": 7})
+        newer = square_notice("evt-new", object_id, 7, "2026-11-26T12:00:00Z")
+        assert httpx.post(url, content=newer, headers=signed(url, newer)).status_code == 200
+        eventually(lambda: client.get("/v1/stock/TEE-1").json()["on_hand"] == 7,
+                   what="the dashboard change accepted")
+        # … and a notice from 11:00 (9 units) arrives late.
+        older = square_notice("evt-old", object_id, 9, "2026-11-26T11:00:00Z")
+        assert httpx.post(url, content=older, headers=signed(url, older)).status_code == 200
+
+        def conflict_recorded() -> bool:
+            settle(server.svc)
+            found = client.get("/v1/events", params={"type": "conflict.detected"}).json()
+            return bool(found["events"])
+
+        eventually(conflict_recorded, what="the stale notice recorded as a conflict")
+        conflict = client.get("/v1/events", params={"type": "conflict.detected"}
+                              ).json()["events"][0]
+        assert conflict["data"]["channel"] == "square" and conflict["data"]["value"] == 9
+        assert client.get("/v1/stock/TEE-1").json()["on_hand"] == 7
+
+
+def test_applied_deliveries_are_forgotten_only_after_the_retention(
+        server: LiveServer, client: httpx.Client) -> None:
+    from tests.e2e.test_ingestion import pos_body, pos_headers
+
+    seed(client, {"TEE-1": {"NYC": 5}})
+    path = client.post("/v1/channels", json={
+        "code": "till", "kind": "pos", "name": "till", "locations": ["NYC"],
+        "settings": {"store.12": "NYC"},
+        "credentials": {"webhook_secret": "till-secret-789"}}).json()["webhook_path"]
+    body = pos_body([("TEE-1", -1)], "T-keep")
+    httpx.post(server.url + path, content=body, headers=pos_headers(body))
+    eventually(lambda: len(client.get("/v1/inbox", params={"status": "done"}).json()) == 1)
+    svc = server.svc
+    hours = svc.settings.inbox_retention_hours
+    assert hours >= 48
+    soon = Stocksync(svc.engine, svc.settings, lambda: svc.clock() + timedelta(hours=47))
+    assert soon.purge_inbox() == 0
+    assert httpx.post(server.url + path, content=body,
+                      headers=pos_headers(body)).json()["status"] == "duplicate"
+    later = Stocksync(svc.engine, svc.settings,
+                      lambda: svc.clock() + timedelta(hours=hours + 1))
+    assert later.purge_inbox() == 1
+    assert client.get("/v1/inbox").json() == []
