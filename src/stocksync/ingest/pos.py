@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -31,6 +30,7 @@ from stocksync.core.inbound import (
     ParsedDelivery,
 )
 from stocksync.core.skus import is_valid_sku
+from stocksync.ingest.fields import load_object
 
 EVENT = "POS_TRANSACTION_COMPLETE"
 SIGNATURE_HEADER = "x-pos-signature"
@@ -132,13 +132,7 @@ def _line(line: object, index: int, key_base: str, location: str, occurred_at: d
 
 
 def _load(body: bytes) -> dict[str, object]:
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
-        raise MalformedWebhook(f"body is not JSON: {exc}", field="body") from exc
-    if not isinstance(payload, dict):
-        raise MalformedWebhook("body must be a JSON object", field="body")
-    return payload
+    return load_object(body)
 
 
 def _timestamp(value: object) -> datetime:

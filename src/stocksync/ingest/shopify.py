@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import ClassVar
@@ -26,6 +25,7 @@ from stocksync.core.inbound import (
     ParsedDelivery,
 )
 from stocksync.core.skus import is_valid_sku
+from stocksync.ingest.fields import load_object, optional_time
 
 HMAC_HEADER = "x-shopify-hmac-sha256"
 WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
@@ -193,13 +193,7 @@ def _header(headers: Mapping[str, str], name: str) -> str:
 
 
 def _load(body: bytes) -> Json:
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
-        raise MalformedWebhook(f"body is not JSON: {exc}", field="body") from exc
-    if not isinstance(payload, dict):
-        raise MalformedWebhook("body must be a JSON object", field="body")
-    return payload
+    return load_object(body)
 
 
 def _id(value: object, where: str) -> int:
@@ -215,13 +209,4 @@ def _int(value: object, where: str, *, low: int, high: int = MAX_QUANTITY) -> in
 
 
 def _optional_time(value: object, where: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise MalformedWebhook(f"{where} must be an ISO-8601 date-time with a timezone",
-                               field=where)
-    return parsed
+    return optional_time(value, where, "ISO-8601")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -26,6 +25,7 @@ from stocksync.core.inbound import (
     MalformedWebhook,
     ParsedDelivery,
 )
+from stocksync.ingest.fields import load_object, optional_time
 
 SIGNATURE_HEADER = "x-square-hmacsha256-signature"
 INVENTORY_EVENT = "inventory.count.updated"
@@ -117,23 +117,8 @@ def _text(payload: Json, name: str, where: str) -> str:
 
 
 def _load(body: bytes) -> Json:
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
-        raise MalformedWebhook(f"body is not JSON: {exc}", field="body") from exc
-    if not isinstance(payload, dict):
-        raise MalformedWebhook("body must be a JSON object", field="body")
-    return payload
+    return load_object(body)
 
 
 def _optional_time(value: object, where: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise MalformedWebhook(f"{where} must be an RFC 3339 date-time with a timezone",
-                               field=where)
-    return parsed
+    return optional_time(value, where, "RFC 3339")

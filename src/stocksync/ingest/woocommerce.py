@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -39,6 +38,7 @@ from stocksync.core.inbound import (
     ParsedDelivery,
 )
 from stocksync.core.skus import is_valid_sku
+from stocksync.ingest.fields import load_object
 
 SIGNATURE_HEADER = "x-wc-webhook-signature"
 TOPIC_HEADER = "x-wc-webhook-topic"
@@ -190,13 +190,7 @@ def _gmt(payload: Json, name: str) -> datetime | None:
 
 
 def _load(body: bytes) -> Json:
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
-        raise MalformedWebhook(f"body is not JSON: {exc}", field="body") from exc
-    if not isinstance(payload, dict):
-        raise MalformedWebhook("body must be a JSON object", field="body")
-    return payload
+    return load_object(body)
 
 
 def _load_quietly(body: bytes) -> Json | None:
