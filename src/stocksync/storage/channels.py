@@ -314,16 +314,22 @@ class SqlChannels:
                 self._sku_where(code), channel_skus.c.sku == sku).values(next_attempt_at=at))
 
     def set_external_ids(self, code: str, ids: Mapping[str, dict[str, str]]) -> None:
-        known = set(self.all_skus(code))
-        for sku, external in ids.items():
-            if sku in known:
-                self.conn.execute(update(channel_skus).where(
-                    self._sku_where(code), channel_skus.c.sku == sku)
-                    .values(external_ids=external, parked_reason=None))
-            else:
-                self.conn.execute(insert(channel_skus).values(
-                    tenant_id=self.tenant_id, channel=code, sku=sku, external_ids=external,
-                    attempts=0))
+        """Store the channel's own ids for SKUs (two batched statements)."""
+        if not ids:
+            return
+        known = set(self.conn.execute(select(channel_skus.c.sku).where(
+            self._sku_where(code), channel_skus.c.sku.in_(list(ids)))).scalars())
+        update_rows = [{"k_sku": sku, "ids": external} for sku, external in ids.items()
+                       if sku in known]
+        if update_rows:
+            self.conn.execute(update(channel_skus).where(
+                self._sku_where(code), channel_skus.c.sku == bindparam("k_sku"))
+                .values(external_ids=bindparam("ids"), parked_reason=None), update_rows)
+        new_rows = [{"tenant_id": self.tenant_id, "channel": code, "sku": sku,
+                     "external_ids": external, "attempts": 0, "revisions": 0}
+                    for sku, external in ids.items() if sku not in known]
+        if new_rows:
+            self.conn.execute(insert(channel_skus), new_rows)
 
     def page(self, code: str, after: str | None, limit: int) -> list[Any]:
         query = select(channel_skus).where(self._sku_where(code))
