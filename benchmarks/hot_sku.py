@@ -17,8 +17,6 @@ import math
 import os
 import platform
 import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,7 +29,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from types import FrameType
 from typing import LiteralString, Protocol
 
 import httpx
@@ -42,6 +39,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, make_url, select
 
+from benchmarks.common import handle_signals, uvicorn_app
 from stocksync.api.errors import render_domain_error
 from stocksync.api.routes.reservations import reservation_out
 from stocksync.api.schemas import ReservationIn
@@ -65,7 +63,6 @@ SELLOUT_STOCK = 500
 SELLOUT_LIMIT_SECONDS = 120.0  # a sell-out still running by then stops (and shows as a gap)
 JOIN_SECONDS = 30.0  # how long a stopping client may take to finish its current call
 ERROR_PAUSE_SECONDS = 0.01  # a failing client backs off a little instead of spinning
-SERVER_START_SECONDS = 30.0
 REPORT_WIDTH = 190  # when piped: rich would otherwise squeeze the table into 80 columns
 LOCATION = "WH"
 RESULTS = Path(__file__).parent / "results"
@@ -533,44 +530,15 @@ class HttpTarget:
         self.inner.idle()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def http_server(database_url: str, schema: str, clients: int) -> Iterator[str]:
     """`create_app()` under uvicorn in its own process, so client threads and the server
     do not share one interpreter lock; workers off, as in the other phases."""
-    port = _free_port()
     env = {**os.environ, "STOCKSYNC_DATABASE_URL": database_url,
            "STOCKSYNC_DATABASE_SCHEMA": schema, "STOCKSYNC_RUN_WORKERS": "false",
            "STOCKSYNC_DB_POOL_SIZE": str(clients), "STOCKSYNC_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory",
-                             "stocksync.api.app:create_app", "--host", "127.0.0.1",
-                             "--port", str(port), "--log-level", "warning", "--no-access-log"],
-                            env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the API server exited with {proc.returncode}")
-            with suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.1)
+    with uvicorn_app(env) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # ---- phases, report ------------------------------------------------------------------------
@@ -732,15 +700,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    # A shell starting us in the background sets SIGINT to "ignore"; Ctrl-C must still work.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    handle_signals()
     console = Console(width=None if sys.stdout.isatty() else REPORT_WIDTH)
     started = datetime.now(UTC)
     url = make_url(args.database_url)

@@ -32,7 +32,6 @@ import argparse
 import json
 import random
 import re
-import signal
 import sys
 import tempfile
 import threading
@@ -44,7 +43,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import httpx
@@ -53,6 +51,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.common import handle_signals
 from benchmarks.propagation import (
     DEFAULT_URL,
     LOCATION,
@@ -635,15 +634,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    # A shell starting us in the background sets SIGINT to "ignore"; Ctrl-C must still work.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    handle_signals()
     console = Console(width=None if sys.stdout.isatty() else REPORT_WIDTH)
     started = datetime.now(UTC)
     env = environment(args.database_url, [args.db])

@@ -27,8 +27,6 @@ import math
 import os
 import platform
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,7 +40,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from types import FrameType
 from typing import Any, TextIO
 
 import httpx
@@ -53,6 +50,7 @@ from rich.console import Console
 from rich.table import Table
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from benchmarks.common import handle_signals, uvicorn_app
 from stocksync.app import handlers
 from stocksync.bootstrap import build_service
 from stocksync.config import Settings
@@ -83,7 +81,6 @@ CHANNELS = {"shop": "shopify", "portal": "generic_http"}  # channel code -> kind
 SYNC_SECONDS = 60.0  # initial sync of every SKU to both channels
 CONVERGE_SECONDS = 30.0
 SETTLE_SECONDS = 10.0  # stocksync marks the last pushes acknowledged (and observes metrics)
-SERVER_START_SECONDS = 30.0
 POLL_SECONDS = 0.01
 STOCK_READ_CHUNK = 200  # GET /v1/stock takes at most 200 SKUs
 PG_POOL_SIZE = 20
@@ -262,49 +259,20 @@ def seed(settings: Settings, stock: dict[str, int]) -> NewTenant:
         svc.engine.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def stocksync_server(settings: Settings, log: TextIO) -> Iterator[str]:
     """`create_app()` with its workers (sequencer, expirer, channel supervisor) under uvicorn
     in its own process, so it does not share an interpreter lock with the load and the
     simulators. Its output goes to `log`."""
-    port = _free_port()
     env = {**os.environ, "STOCKSYNC_DATABASE_URL": settings.database_url,
            "STOCKSYNC_RUN_WORKERS": "true", "STOCKSYNC_SECRET_KEY": settings.secret_key or "",
            "STOCKSYNC_DB_POOL_SIZE": str(settings.db_pool_size),
            "STOCKSYNC_LOG_LEVEL": "warning", "PYTHONUNBUFFERED": "1"}
     if settings.database_schema:
         env["STOCKSYNC_DATABASE_SCHEMA"] = settings.database_schema
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory",
-                             "stocksync.api.app:create_app", "--host", "127.0.0.1",
-                             "--port", str(port), "--log-level", "warning", "--no-access-log"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the API server exited with {proc.returncode}")
-            with suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.1)
+    with uvicorn_app(env, stdout=log, stderr=subprocess.STDOUT,
+                     stdin=subprocess.DEVNULL) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def add_products(sims: Sims, skus: Sequence[str]) -> None:
@@ -817,15 +785,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    # A shell starting us in the background sets SIGINT to "ignore"; Ctrl-C must still work.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    handle_signals()
     console = Console(width=None if sys.stdout.isatty() else REPORT_WIDTH)
     started = datetime.now(UTC)
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]

@@ -29,7 +29,6 @@ import math
 import os
 import platform
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any, ClassVar
 
 import httpx
@@ -48,11 +46,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import insert
 
-from stocksync.app.connect import MAPPING_FIELD, connect
+from benchmarks.common import handle_signals
+from stocksync.app.connect import connect
 from stocksync.app.reconcile import ReconcileReport, reconcile
 from stocksync.app.service import Stocksync
 from stocksync.bootstrap import build_service
 from stocksync.channels.base import ChannelConnector, PushReport, QuantitySet
+from stocksync.channels.registry import MAPPING_FIELDS
 from stocksync.channels.shopify_throttle import (
     LEVEL_COST_PER_ITEM,
     MAX_PAGE,
@@ -78,6 +78,7 @@ from stocksync.storage.channels import SqlChannels
 from stocksync.storage.tables import items, stock_levels
 from stocksync.storage.tenants import create_tenant
 
+SHOPIFY_ID = MAPPING_FIELDS[ChannelKind.SHOPIFY]  # where a SKU's inventory item id is kept
 STANDARD_RESTORE_RATE = 100.0  # shopify.md §4: Standard plan, current docs (older: 50)
 DEFAULT_BUCKET = 1000.0  # shopify.md §4: only published size (older docs); simulator default
 BUDGET_SECONDS = 600.0  # larger floors run a smaller catalogue and extrapolate
@@ -193,7 +194,7 @@ def add_channel(svc: Stocksync, tenant_id: str, shop_url: str, location_id: int)
 def store_mapping(svc: Stocksync, tenant_id: str, mapping: Mapping[str, str]) -> None:
     with svc.uow(tenant_id) as uow:
         SqlChannels(uow.conn, tenant_id).set_external_ids(
-            CHANNEL, {sku: {MAPPING_FIELD: item} for sku, item in mapping.items()})
+            CHANNEL, {sku: {SHOPIFY_ID: item} for sku, item in mapping.items()})
         uow.commit()
 
 
@@ -416,14 +417,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    handle_signals()
     console = Console(width=None if sys.stdout.isatty() else REPORT_WIDTH)
     started = datetime.now(UTC)
     phases = ["discovery", "known"] if args.phases == "both" else [args.phases]

@@ -38,8 +38,6 @@ import math
 import os
 import platform
 import random
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,7 +49,6 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any, TextIO
 
 import httpx
@@ -62,6 +59,7 @@ from rich.table import Table
 from starlette.types import Receive, Scope
 from starlette.types import Send as AsgiSend
 
+from benchmarks.common import free_port, handle_signals
 from stocksync.ingest.pos import EVENT, pos_signature
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -301,7 +299,7 @@ class GeneratorCheck:
 
 def check_generator(args: argparse.Namespace) -> GeneratorCheck:
     """The same senders and bodies against `noop_app` under uvicorn in its own process."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "benchmarks.webhooks:noop_app",
                              "--host", "127.0.0.1", "--port", str(port), "--log-level",
                              "warning", "--no-access-log"], cwd=ROOT,
@@ -371,12 +369,6 @@ def create_tenant(target: Target) -> str:
     return done.stdout.strip().splitlines()[-1].strip()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass(frozen=True, slots=True)
 class Server:
     url: str
@@ -386,7 +378,7 @@ class Server:
 @contextmanager
 def stocksync_server(target: Target, log: TextIO) -> Iterator[Server]:
     """`stocksync serve` (API and workers in one process), its output into `log`."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "stocksync.cli.main", "serve", "--port",
                              str(port)], env=target.env, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
@@ -819,15 +811,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-    # A shell starting us in the background sets SIGINT to "ignore"; Ctrl-C must still work.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    handle_signals()
     console = Console(width=None if sys.stdout.isatty() else REPORT_WIDTH)
     started = datetime.now(UTC)
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
