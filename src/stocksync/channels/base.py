@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from datetime import datetime
+from typing import ClassVar, Protocol, runtime_checkable
+
+from stocksync.core.inbound import InboundMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,12 +23,35 @@ class QuantitySet:
     sku: str
     quantity: int
     known: int | None = None
+    # The newest change made at this channel itself (its own sale or restock) that
+    # `quantity` already accounts for. A platform that orders stock changes by time
+    # (Square's occurred_at) must not stamp the set earlier than this, nor "now": a sale
+    # made at the channel after `as_of` and not yet counted by stocksync must stay applied.
+    as_of: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PushReport:
     acknowledged: dict[str, int] = field(default_factory=dict)  # sku -> value now there
     rejected: dict[str, str] = field(default_factory=dict)  # sku -> reason (not retried)
+    # Compare-and-set lost: the channel changed the stock itself since `known` (a sale
+    # whose order may not be counted yet). The connector did NOT overwrite it; this is the
+    # value the channel shows now. The pusher lets the channel's orders arrive first.
+    changed: dict[str, int] = field(default_factory=dict)
+    # Accepted but not yet applied by the platform (Amazon's ACCEPTED): sku -> seconds to
+    # wait before the connector is asked about it again. Not acknowledged, not parked.
+    pending: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    """One poll of a channel's orders: sales and restocks as inbound messages (keyed by
+    the platform's own order and line ids, the same keys its webhook parser uses, so an
+    order seen both ways counts once) and the cursor to pass to the next poll."""
+
+    messages: list[InboundMessage]
+    cursor: str
+    more: bool = False  # another page is ready at once (poll again without waiting)
 
 
 class ChannelError(Exception):
@@ -57,3 +83,26 @@ class ChannelConnector(Protocol):
     async def fetch_quantities(self, skus: Sequence[str]) -> dict[str, int]: ...
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]: ...
+
+
+@runtime_checkable
+class PollsOrders(Protocol):
+    """A connector that can list the channel's orders changed since a cursor.
+
+    The first cursor a channel gets is the ISO-8601 UTC time the channel was created
+    (orders before it are already in the stock the merchant entered). Later cursors are
+    whatever the previous page returned: opaque to the caller. A connector re-reads a
+    short overlap itself where the platform is eventually consistent; repeated lines are
+    harmless because every message is keyed by the platform's ids."""
+
+    order_poll_seconds: ClassVar[float]  # default interval, within the platform's limits
+
+    async def poll_orders(self, cursor: str) -> OrderPage: ...
+
+
+@runtime_checkable
+class FetchesOrders(Protocol):
+    """A connector that can read whole orders by id: for webhooks that only name an order
+    (Square's order.created, eBay's notifications): `OrderNotice` messages."""
+
+    async def fetch_orders(self, order_ids: Sequence[str]) -> list[InboundMessage]: ...

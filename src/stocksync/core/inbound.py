@@ -35,7 +35,10 @@ class ChannelSale:
 
 @dataclass(frozen=True, slots=True)
 class ChannelReturn:
-    """Units coming back (a till return, a cancelled order line)."""
+    """Units the channel put back into its own stock (a till return, a cancelled or
+    refunded line the platform restocked). Only emit one when the platform restocks.
+    `sku` may be "" when the payload names only the line: it is then the SKU of the sale
+    with `sale_key`."""
 
     sku: str
     quantity: int
@@ -61,11 +64,21 @@ class LevelReport:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderNotice:
+    """The channel says an order was created or changed but does not carry its lines
+    (Square's order.created/updated, eBay's order notifications): the ingestor reads the
+    order from the channel (FetchesOrders) and applies what it finds."""
+
+    order_id: str
+    channel_location: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Ignored:
     reason: str
 
 
-InboundMessage = ChannelSale | ChannelReturn | LevelReport | Ignored
+InboundMessage = ChannelSale | ChannelReturn | LevelReport | OrderNotice | Ignored
 
 
 @dataclass(frozen=True, slots=True)

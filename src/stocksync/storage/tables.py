@@ -216,6 +216,11 @@ channels = Table(
     Column("last_error_at", UtcDateTime),
     Column("failing_since", UtcDateTime),
     Column("webhook_id", String(40), unique=True),  # the {channel} of /webhooks/{kind}/…
+    # Order polling (channels whose connector lists orders): where the next poll starts.
+    Column("order_cursor", Text),
+    Column("order_polled_at", UtcDateTime),  # the last poll that succeeded
+    Column("order_poll_error", Text),
+    Column("order_poll_error_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
@@ -235,6 +240,14 @@ channel_skus = Table(
     Column("pushed_at", UtcDateTime),
     Column("sending", BigInteger),  # a value on its way: its echo must not count as a change
     Column("observed_at", UtcDateTime),  # time of the newest channel notice applied
+    # Units the channel moved itself (its own sales -, restocks +) that stocksync counted
+    # since `pushed` was last set: the channel should now show pushed + channel_moves.
+    Column("channel_moves", BigInteger, nullable=False, server_default="0"),
+    # Level changes accepted from the channel's notices (external_changes: accept) that no
+    # order has explained yet; an order that arrives later is netted against them.
+    Column("unexplained", BigInteger, nullable=False, server_default="0"),
+    # Newest time of a change made at the channel itself that stocksync counted.
+    Column("channel_changed_at", UtcDateTime),
     Column("correlation_id", String(64)),  # of the newest change waiting to be pushed
     # Channels with a daily revision cap per listing (eBay): today's count.
     Column("revisions", Integer, nullable=False, server_default="0"),
