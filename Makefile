@@ -30,4 +30,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.hot_sku
 
 clean:
-	rm -rf $(VENV) stocksync.db stocksync.db-wal stocksync.db-shm
+	rm -rf $(VENV) stocksync.db stocksync.db-wal stocksync.db-shm stocksync.db.demo-key

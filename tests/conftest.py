@@ -31,6 +31,8 @@ from stocksync.storage.tenants import create_tenant
 PG_URL = os.environ.get("STOCKSYNC_TEST_PG_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TEST_SECRET = Fernet.generate_key().decode()
+METRICS_TOKEN = "test-metrics-token-0123456789"
+METRICS_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}  # for GET /metrics
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _pg_ok: list[bool] = []
 
@@ -61,7 +63,8 @@ def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sett
     """Settings for a fresh, empty database of each kind."""
     if request.param == "sqlite":
         yield Settings(database_url=f"sqlite:///{tmp_path / 'stocksync.db'}", run_workers=False,
-                       secret_key=TEST_SECRET, reconcile_minutes=0)
+                       secret_key=TEST_SECRET, reconcile_minutes=0,
+                       metrics_token=METRICS_TOKEN)
         return
     yield from postgres_settings()
 
@@ -83,7 +86,8 @@ def postgres_settings() -> Iterator[Settings]:
         conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
     try:
         yield Settings(database_url=PG_URL, database_schema=schema, run_workers=False,
-                       db_pool_size=8, secret_key=TEST_SECRET, reconcile_minutes=0)
+                       db_pool_size=8, secret_key=TEST_SECRET, reconcile_minutes=0,
+                       metrics_token=METRICS_TOKEN)
     finally:
         with admin.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))

@@ -60,6 +60,12 @@ class Settings(BaseModel):
     idempotency_ttl_hours: int = Field(48, ge=24, description="how long Idempotency-Key "
                                        "results are kept")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="larger request bodies get 413")
+    metrics_token: str | None = Field(None, min_length=16, description="bearer token that "
+                                      "GET /metrics requires; unset: /metrics answers 403")
+    http_header_timeout_seconds: float = Field(10.0, gt=0, description="`serve` closes a "
+                                               "connection whose request headers take longer")
+    http_keepalive_seconds: float = Field(5.0, gt=0, description="`serve` closes a "
+                                          "keep-alive connection idle this long")
     log_level: str = Field("info", description="debug, info, warning or error")
     secret_key: str | None = Field(None, description="Fernet key that encrypts channel "
                                    "credentials; if unset, kept in secret_key_file")

@@ -38,3 +38,8 @@ RESERVATION_PRESSURE = Gauge("stocksync_reservation_pressure",
 OVERSELLS_PREVENTED = Counter("stocksync_oversells_prevented_total",
                               "sales and holds refused because they would oversell")
 ALERTS = Counter("stocksync_alerts_total", "alert notifications sent", ["rule", "state"])
+ORDER_POLLS = Counter("stocksync_order_polls_total", "order polls of channels, by outcome",
+                      ["tenant", "channel", "outcome"])
+CHANNEL_SALE_DELAY = Histogram("stocksync_channel_sale_delay_seconds",
+                               "sale made at a channel (its order time) -> counted in the "
+                               "ledger", ["kind"], buckets=LATENCY_BUCKETS)

@@ -105,13 +105,41 @@ def push(changes: dict[str, int]) -> Callable[[AmazonConnector], Awaitable[PushR
     return work
 
 
+async def settle(c: AmazonConnector, changes: dict[str, int], first: PushReport | None = None,
+                 rounds: int = 40) -> PushReport:
+    """What the pusher does with ACCEPTED values: ask again for what is pending (here after
+    a short pause instead of the reported seconds) until Amazon shows it or refuses it."""
+    total = PushReport()
+    report = first or await c.set_quantities([QuantitySet(s, q) for s, q in changes.items()])
+    for _ in range(rounds):
+        total.acknowledged.update(report.acknowledged)
+        total.rejected.update(report.rejected)
+        due = {s: q for s, q in changes.items()
+               if s not in total.acknowledged and s not in total.rejected}
+        if not due:
+            break
+        await asyncio.sleep(0.05)
+        report = await c.set_quantities([QuantitySet(s, q) for s, q in due.items()])
+    total.pending.update(report.pending)
+    return total
+
+
+def push_settled(changes: dict[str, int]) -> Callable[[AmazonConnector], Awaitable[PushReport]]:
+    async def work(c: AmazonConnector) -> PushReport:
+        return await settle(c, changes)
+    return work
+
+
 def test_quantities_are_patched_one_sku_at_a_time_and_read_back(seller: Seller) -> None:
     for sku in ("MUG", "TEE/RED#2", "CAP"):
         seller.add(sku, 1)
 
     async def work(c: AmazonConnector) -> tuple[PushReport, dict[str, int]]:
-        report = await c.set_quantities([QuantitySet("MUG", 7), QuantitySet("TEE/RED#2", 0),
-                                         QuantitySet("MUG", 8)])  # the last value wins
+        first = await c.set_quantities([QuantitySet("MUG", 7), QuantitySet("TEE/RED#2", 0),
+                                        QuantitySet("MUG", 8)])  # the last value wins
+        # ACCEPTED is queued, not applied: pending until getListingsItem shows it.
+        assert first == PushReport(pending={"MUG": 10.0, "TEE/RED#2": 10.0})
+        report = await settle(c, {"MUG": 8, "TEE/RED#2": 0}, first)
         return report, await c.fetch_quantities(["MUG", "TEE/RED#2", "CAP", "NOT-LISTED"])
 
     report, fetched = seller.connect(work)
@@ -132,7 +160,7 @@ def test_items_amazon_finds_invalid_are_rejected_and_the_rest_acknowledged(
         seller: Seller) -> None:
     seller.add("OK", 3)
     seller.add("NEG", 3)
-    report = seller.connect(push({"OK": 5, "NEG": -2, "NEW": 4}))
+    report = seller.connect(push_settled({"OK": 5, "NEG": -2, "NEW": 4}))
     # Amazon accepts a patch for a SKU without a listing: it creates an offer-only listing.
     assert report.acknowledged == {"OK": 5, "NEW": 4}
     assert report.rejected["NEG"].startswith("90000900")
@@ -164,7 +192,8 @@ def test_a_full_batch_goes_as_one_json_listings_feed_and_only_successes_are_ackn
         return report
 
     report = seller.connect(observe, feed_poll_interval_s=0.1)
-    assert len(report.acknowledged) == len(skus) - 1
+    # The processing report's accepted messages are "being applied": pending, not acknowledged.
+    assert len(report.pending) == len(skus) - 1 and not report.acknowledged
     assert report.rejected["SKU-0007"].startswith("90000900")
     assert seller.quantities()["SKU-0999"] == 999 % 50
     assert [r["operation"] for r in seller.requests() if r["operation"] != "getFeed"] == [
@@ -186,8 +215,8 @@ def test_a_second_large_batch_within_twenty_minutes_is_patched_not_fed(
         return first, await c.set_quantities([QuantitySet(sku, 2) for sku in skus])
 
     first, second = seller.connect(two_batches, feed_threshold=5)
-    assert first.acknowledged == dict.fromkeys(skus, 1)
-    assert second.acknowledged == dict.fromkeys(skus, 2)
+    assert set(first.pending) == set(skus)  # the feed's accepted messages
+    assert set(second.pending) == set(skus)  # a new value: patched, not waited for
     assert len(seller.requests("createFeed")) == 1
     assert len(seller.requests("patchListingsItem")) == len(skus)
     # A restarted connector told when the last feed went out keeps to the interval too...
@@ -222,8 +251,8 @@ def test_an_unfinished_feed_raises_unavailable_and_the_retry_collects_it(
 
     meanwhile, later = seller.connect(work, feed_threshold=5, feed_wait_s=0.2,
                                       feed_poll_interval_s=0.1)
-    assert meanwhile == PushReport(acknowledged={"OTHER": 1})
-    assert later.acknowledged == dict.fromkeys(skus, 9)
+    assert meanwhile == PushReport(pending={"OTHER": 10.0})
+    assert set(later.pending) == set(skus)
     assert len(seller.requests("createFeed")) == 1
     assert [p["sku"] for p in seller.requests("patchListingsItem")] == ["OTHER"]
     assert seller.violations()["count"] == 0
@@ -238,7 +267,7 @@ def test_under_a_burst_the_connector_paces_itself_to_the_patch_bucket(
     started = time.monotonic()
     report = seller.connect(push(dict.fromkeys(skus, 5)))
     elapsed = time.monotonic() - started
-    assert report.acknowledged == dict.fromkeys(skus, 5)
+    assert set(report.pending) == set(skus)
     assert seller.violations() == {"count": 0, "rate_limited": 0, "feed_interval": 0,
                                    "transient_rate_limited": 0, "violations": []}
     # 5 per second; a fresh connector assumes a predecessor may have spent the burst.
@@ -252,7 +281,7 @@ def test_the_connector_slows_down_to_the_rate_amazon_reports_in_its_headers(
     skus = [f"H-{n}" for n in range(6)]
     for sku in skus:
         seller.add(sku, 0)
-    report = seller.connect(push(dict.fromkeys(skus, 1)))
+    report = seller.connect(push_settled(dict.fromkeys(skus, 1)))
     assert report.acknowledged == dict.fromkeys(skus, 1)
     assert seller.violations()["count"] == 0
 
@@ -299,7 +328,7 @@ def test_server_errors_and_timeouts_raise_unavailable(seller: Seller) -> None:
     async def work(c: AmazonConnector) -> PushReport:
         with pytest.raises(Unavailable):
             await c.set_quantities([QuantitySet("INK", 2)])
-        return await c.set_quantities([QuantitySet("INK", 2)])
+        return await settle(c, {"INK": 2})
 
     assert seller.connect(work).acknowledged == {"INK": 2}
     seller.faults(latency_ms=300)
@@ -333,7 +362,7 @@ def test_tokens_are_refreshed_before_they_expire_and_once_when_refused(
         return reports
 
     reports = seller.connect(work)
-    assert [r.acknowledged for r in reports] == [{"TOK": 1}, {"TOK": 2}, {"TOK": 3}]
+    assert [r.pending for r in reports] == [{"TOK": 10.0}, {"TOK": 10.0}, {"TOK": 10.0}]
     assert [r["status"] for r in seller.requests("patchListingsItem")] == [200, 200, 403, 200]
     assert seller.sim.tokens_issued == 3
 
@@ -359,11 +388,12 @@ def test_a_call_stops_at_its_time_budget_and_the_rest_stays_due(
         pending = [QuantitySet(sku, 4) for sku in skus]
         while pending:  # what the pusher does: what is not acknowledged stays due
             reports.append(await c.set_quantities(pending))
-            pending = [q for q in pending if q.sku not in reports[-1].acknowledged]
+            settled = reports[-1].acknowledged.keys() | reports[-1].pending.keys()
+            pending = [q for q in pending if q.sku not in settled]
         return reports
 
     reports = seller.connect(work, push_budget_s=0.3)
     assert len(reports) > 1 and not any(r.rejected for r in reports)
-    assert 0 < len(reports[0].acknowledged) < len(skus)
+    assert 0 < len(reports[0].pending) < len(skus)
     assert seller.quantities() == dict.fromkeys(skus, 4)
     assert len(seller.requests("patchListingsItem")) == len(skus)  # nothing sent twice

@@ -146,22 +146,40 @@ def test_discovery_pages_through_variants_and_shrinks_pages_to_a_small_bucket(
     assert shop.sim.throttled_count == 0
 
 
-def test_a_stale_known_value_is_re_read_and_the_pushed_value_wins(shop: Shop) -> None:
+def test_a_crossed_compare_and_set_reports_the_change_and_leaves_the_sale(
+        shop: Shop) -> None:
     shop.add("MUG", 10)
+    shop.add("CUP", 5)
 
-    async def push_with_old_known(c: ShopifyConnector) -> Any:
-        await c.discover_mapping(["MUG"])
-        # A merchant edits stock in the Shopify admin behind stocksync's back.
-        shop.admin.put("/_sim/inventory/MUG", json={"available": 7}).raise_for_status()
-        return await c.set_quantities([QuantitySet("MUG", 4, known=10)])
+    async def push_over_a_sale(c: ShopifyConnector) -> Any:
+        await c.discover_mapping(["MUG", "CUP"])
+        # A customer buys 3 mugs online; stocksync has not counted that order yet.
+        shop.admin.post("/_sim/orders", json={"line_items": [{"sku": "MUG", "quantity": 3}]}
+                        ).raise_for_status()
+        return await c.set_quantities([QuantitySet("MUG", 9, known=10),
+                                       QuantitySet("CUP", 6, known=5)])
 
-    report = shop.connect(push_with_old_known)
-    assert report.acknowledged == {"MUG": 4}
-    assert shop.available("MUG") == 4
+    report = shop.connect(push_over_a_sale)
+    assert report.changed == {"MUG": 7}  # what Shopify shows now; nothing overwritten
+    assert report.acknowledged == {"CUP": 6}  # the rest of the batch still went through
+    assert shop.available("MUG") == 7 and shop.available("CUP") == 6
     mutations = shop.requests("inventorySetQuantities")
     assert [m["codes"] for m in mutations] == [["CHANGE_FROM_QUANTITY_STALE"], []]
-    retried = mutations[1]["variables"]["input"]["quantities"][0]
-    assert retried["changeFromQuantity"] == 7
+    resent = mutations[1]["variables"]["input"]["quantities"]
+    assert [q["quantity"] for q in resent] == [6]
+
+
+def test_a_crossed_compare_and_set_already_at_the_wanted_value_is_acknowledged(
+        shop: Shop) -> None:
+    shop.add("BOWL", 10)
+
+    async def push(c: ShopifyConnector) -> Any:
+        await c.discover_mapping(["BOWL"])
+        shop.admin.put("/_sim/inventory/BOWL", json={"available": 4}).raise_for_status()
+        return await c.set_quantities([QuantitySet("BOWL", 4, known=10)])
+
+    report = shop.connect(push)
+    assert report.acknowledged == {"BOWL": 4} and report.changed == {}
 
 
 SET = """mutation Set($input: InventorySetQuantitiesInput!) {
@@ -329,7 +347,7 @@ def test_entries_shopify_refuses_are_rejected_and_the_rest_applied(shop: Shop) -
     assert shop.available("OK-1") == 5 and shop.available("NEG-1") == 1
 
 
-def test_api_version_2025_01_uses_compare_quantity_and_handles_its_stale_code(
+def test_api_version_2025_01_uses_compare_quantity_and_reports_its_stale_code(
         shop: Shop) -> None:
     shop.add("OLD", 3)
 
@@ -340,13 +358,14 @@ def test_api_version_2025_01_uses_compare_quantity_and_handles_its_stale_code(
         return first, await c.set_quantities([QuantitySet("OLD", 6, known=8)])
 
     first, second = shop.connect(work, api_version="2025-01")
-    assert first.acknowledged == {"OLD": 8} and second.acknowledged == {"OLD": 6}
-    assert shop.available("OLD") == 6
+    assert first.acknowledged == {"OLD": 8}
+    assert second.acknowledged == {} and second.changed == {"OLD": 1}
+    assert shop.available("OLD") == 1
     mutations = shop.requests("inventorySetQuantities")
     sent = [m["variables"]["input"]["quantities"][0] for m in mutations]
-    assert [q["compareQuantity"] for q in sent] == [3, 8, 1]
+    assert [q["compareQuantity"] for q in sent] == [3, 8]
     assert not any("changeFromQuantity" in q for q in sent)
-    assert [m["codes"] for m in mutations] == [[], ["COMPARE_QUANTITY_STALE"], []]
+    assert [m["codes"] for m in mutations] == [[], ["COMPARE_QUANTITY_STALE"]]
 
 
 @dataclass

@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -92,7 +93,8 @@ def pos_sale(server: LiveServer, client: httpx.Client, lines: list[tuple[str, in
             "code": "till", "kind": "pos", "name": "till", "locations": ["NYC"],
             "settings": {"store.1": "NYC"}, "credentials": {"webhook_secret": "s"}})
         r = client.get("/v1/channels/till")
-    body = json.dumps({"event": "POS_TRANSACTION_COMPLETE", "timestamp": "2026-11-26T10:00:00Z",
+    body = json.dumps({"event": "POS_TRANSACTION_COMPLETE",
+                       "timestamp": datetime.now(UTC).isoformat(),
                        "store_id": "1", "transaction_id": txn,
                        "line_items": [{"sku": s, "quantity_change": q} for s, q in lines]}
                       ).encode()

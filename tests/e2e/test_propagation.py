@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import sqlalchemy as sa
 
-from tests.conftest import LiveServer, seed
+from tests.conftest import METRICS_HEADERS, LiveServer, seed
 from tests.e2e.conftest import GENERIC_SECRET, SHOPIFY_TOKEN, Sims, add_channels, eventually
 
 
@@ -110,7 +110,7 @@ def test_propagation_is_measured_in_metrics(server: LiveServer, client: httpx.Cl
     sims.add_products(["TEE-1"])
     add_channels(client, sims, ["WH"])
     eventually(lambda: sims.shopify_available("TEE-1") == 5)
-    text = httpx.get(server.url + "/metrics").text
+    text = httpx.get(server.url + "/metrics", headers=METRICS_HEADERS).text
     assert "stocksync_propagation_seconds_count" in text
     assert "stocksync_channel_api_seconds" in text and 'channel="shop"' in text
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import LiveServer, Tenant, seed
+from tests.conftest import METRICS_HEADERS, LiveServer, Tenant, seed
 from tests.e2e.conftest import Sims, add_channels, eventually
 
 
 def drift_metric(server: LiveServer, tenant: Tenant, channel: str) -> float | None:
-    for line in httpx.get(server.url + "/metrics").text.splitlines():
+    for line in httpx.get(server.url + "/metrics", headers=METRICS_HEADERS).text.splitlines():
         if line.startswith("stocksync_channel_drift_ratio{") and \
                 f'channel="{channel}"' in line and f'tenant="{tenant.id}"' in line:
             return float(line.split()[-1])

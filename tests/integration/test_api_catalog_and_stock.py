@@ -52,11 +52,11 @@ def test_bad_item_input_is_refused_with_the_field_named(client: httpx.Client) ->
     r = client.put("/v1/items/TEE-1", json={"barcodes": ["4006381333932"]})
     assert r.status_code == 422
     assert r.json()["error"] == "validation_error"
-    assert r.json()["details"][0]["field"].startswith("barcodes")
+    assert r.json()["details"]["errors"][0]["field"].startswith("barcodes")
     r = client.put("/v1/items/BAD%20SKU", json={})
     assert r.status_code == 422
     r = client.put("/v1/items/TEE-1", json={"titel": "typo"})
-    assert r.status_code == 422 and r.json()["details"][0]["field"] == "titel"
+    assert r.status_code == 422 and r.json()["details"]["errors"][0]["field"] == "titel"
 
 
 def test_movements_change_stock_and_a_transfer_moves_both_legs(client: httpx.Client) -> None:

@@ -1,7 +1,9 @@
-"""The CLI as a user runs it: migrate, tenants create, verify (on both databases)."""
+"""The CLI as a user runs it: migrate, tenants create, verify, reconcile (on both
+databases)."""
 
 from __future__ import annotations
 
+import httpx
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
@@ -9,9 +11,13 @@ from stocksync.app.demo import seed_demo
 from stocksync.app.service import Stocksync
 from stocksync.cli.main import app
 from stocksync.config import Settings
+from stocksync.simulators.server import ServerThread
+from stocksync.simulators.shopify import ShopifySimConfig
+from stocksync.simulators.shopify import create_app as create_shopify
 from stocksync.storage.sequencer import drain
 from stocksync.storage.tables import stock_levels
 from stocksync.storage.tenants import tenant_for_key
+from tests.conftest import LiveServer, new_tenant, seed
 
 runner = CliRunner()
 
@@ -20,6 +26,8 @@ def _env(settings: Settings) -> dict[str, str]:
     env = {"STOCKSYNC_DATABASE_URL": settings.database_url}
     if settings.database_schema:
         env["STOCKSYNC_DATABASE_SCHEMA"] = settings.database_schema
+    if settings.secret_key:  # to open channel credentials
+        env["STOCKSYNC_SECRET_KEY"] = settings.secret_key
     return env
 
 
@@ -63,3 +71,25 @@ def test_a_bad_setting_is_reported_by_name(db_settings: Settings) -> None:
                                                   "STOCKSYNC_DB_POOL_SIZE": "zero"})
     assert result.exit_code == 2
     assert "STOCKSYNC_DB_POOL_SIZE" in result.output
+
+
+def test_reconcile_names_missing_and_untracked_skus_and_exits_3_on_drift(
+        svc: Stocksync, db_settings: Settings) -> None:
+    tenant = new_tenant(svc, "acme")
+    with LiveServer(svc, workers=False) as live, httpx.Client(
+            base_url=live.url, headers=tenant.headers, timeout=30) as api, ServerThread(
+            create_shopify(ShopifySimConfig(access_token="shpat_t"))) as shop:
+        seed(api, {"HERE-1": {"WH": 2}, "HERE-2": {"WH": 2}})
+        location = str(httpx.get(shop.url + "/_sim/state").json()["locations"][0]["id"])
+        for sku in ("HERE-1", "STRANGER-9"):
+            httpx.post(shop.url + "/_sim/products", json={"sku": sku,
+                                                          "quantities": {location: 2}})
+        r = api.post("/v1/channels", json={
+            "code": "shop", "kind": "shopify", "name": "Shop", "locations": ["WH"],
+            "settings": {"shop_url": shop.url, "location_id": location},
+            "credentials": {"access_token": "shpat_t"}})
+        assert r.status_code == 201, r.text
+        result = runner.invoke(app, ["reconcile", "--tenant", "acme"], env=_env(db_settings))
+    assert result.exit_code == 3, result.output
+    assert "missing (listed here, absent there): HERE-2" in result.output
+    assert "untracked (on the channel, unknown here): STRANGER-9" in result.output

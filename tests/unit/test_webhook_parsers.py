@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +17,8 @@ from stocksync.core.inbound import (
     LevelReport,
     MalformedWebhook,
 )
-from stocksync.ingest.pos import PosParser, pos_signature
+from stocksync.core.skus import is_valid_location_code
+from stocksync.ingest.pos import MAX_CLOCK_SKEW, REPLAY_WINDOW, PosParser, pos_signature
 from stocksync.ingest.registry import PARSERS, parser_for
 from stocksync.ingest.shopify import ShopifyWebhookParser, shopify_hmac
 from stocksync.ingest.square import SquareWebhookParser, square_signature
@@ -112,7 +113,7 @@ def test_a_tampered_pos_body_wrong_secret_or_missing_header_fails_verification()
 
 
 def test_the_registry_has_one_parser_per_webhook_kind() -> None:
-    assert set(PARSERS) == {"pos", "shopify", "woocommerce", "square"}
+    assert set(PARSERS) == {"pos", "shopify", "woocommerce", "square", "ebay", "amazon"}
     for kind, parser in PARSERS.items():
         assert parser_for(kind) is parser and parser.kind == kind
     assert parser_for("square").secret_field == "signature_key"
@@ -149,11 +150,33 @@ def test_a_pos_transaction_sells_negative_lines_and_returns_positive_ones() -> N
     ]
 
 
-def test_the_pos_delivery_header_names_the_delivery_but_keys_keep_the_transaction() -> None:
+def test_the_unsigned_pos_delivery_header_decides_nothing() -> None:
     parsed = PosParser().parse({"x-pos-delivery-id": "d-1"}, encode(pos_body()), POS_SETTINGS)
-    assert parsed.delivery_id == "d-1"
+    assert parsed.delivery_id == "T-9"
     assert isinstance(parsed.messages[0], ChannelSale)
     assert parsed.messages[0].key == "pos:T-9:0"
+
+
+def test_a_captured_pos_body_without_transaction_id_resent_with_new_headers_is_one_sale(
+        ) -> None:
+    body = pos_body()
+    del body["transaction_id"]
+    raw = encode(body)
+    first = PosParser().parse({"x-pos-delivery-id": "d-1"}, raw, POS_SETTINGS)
+    again = PosParser().parse({"x-pos-delivery-id": "d-2"}, raw, POS_SETTINGS)
+    assert again.delivery_id == first.delivery_id  # answered "duplicate" by the inbox
+    assert [m.key for m in again.messages if isinstance(m, ChannelSale)] == \
+        [m.key for m in first.messages if isinstance(m, ChannelSale)]
+
+
+def test_a_pos_body_signed_outside_the_replay_window_fails_verification() -> None:
+    sent = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+    raw = encode(pos_body())
+    headers = {"x-pos-signature": pos_signature("till-secret", raw)}
+    for now, ok in ((sent, True), (sent + REPLAY_WINDOW, True),
+                    (sent + REPLAY_WINDOW + timedelta(seconds=1), False),
+                    (sent - MAX_CLOCK_SKEW, True), (sent - MAX_CLOCK_SKEW * 2, False)):
+        assert PosParser(clock=lambda n=now: n).verify("till-secret", headers, raw, "") is ok
 
 
 def test_a_pos_delivery_without_ids_is_named_by_the_hash_of_its_body() -> None:
@@ -175,10 +198,13 @@ def test_an_unmapped_pos_store_falls_back_to_the_default_location() -> None:
     assert parsed.messages[0].location == "WH"
 
 
-def test_an_unknown_pos_store_without_a_default_is_refused_naming_the_store() -> None:
-    with pytest.raises(MalformedWebhook, match="store_id '99'") as caught:
-        PosParser().parse({}, encode(pos_body(store_id="99")), POS_SETTINGS)
-    assert caught.value.details["field"] == "store_id"
+def test_an_unknown_pos_store_without_a_default_is_kept_to_fail_naming_the_setting() -> None:
+    # Accepted (a signed sale is never lost), then dead-lettered: no location has this code.
+    parsed = PosParser().parse({}, encode(pos_body(store_id="99")), POS_SETTINGS)
+    assert isinstance(parsed.messages[0], ChannelSale)
+    location = parsed.messages[0].location or ""
+    assert "store_id '99'" in location and "'store.99'" in location
+    assert not is_valid_location_code(location)
 
 
 def test_other_pos_events_are_ignored() -> None:
@@ -327,17 +353,110 @@ def test_a_shopify_order_location_is_mapped_only_when_the_settings_name_it() -> 
     assert isinstance(unmapped, ChannelSale) and unmapped.location is None
 
 
-def test_a_cancelled_shopify_order_returns_each_line_guarded_by_its_sale() -> None:
-    order = shopify_order(cancelled_at="2024-05-02T09:00:00Z")
+def shopify_refund(restock_type: str = "cancel", **changes: object) -> Json:
+    """A REST Refund of line 1 of shopify_order() (refunds/create, orders/cancelled)."""
+    refund: Json = {
+        "id": 77, "order_id": 450789469, "created_at": "2024-05-02T09:00:00Z",
+        "processed_at": "2024-05-02T09:00:00Z",
+        "refund_line_items": [{
+            "id": 901, "quantity": 2, "line_item_id": 1, "location_id": 24826418,
+            "restock_type": restock_type, "line_item": {"id": 1, "sku": "TEE-S"}}]}
+    refund.update(changes)
+    return refund
+
+
+def test_a_cancelled_shopify_order_returns_only_the_lines_its_refund_restocked() -> None:
+    order = shopify_order(cancelled_at="2024-05-02T09:00:00Z", refunds=[
+        shopify_refund("cancel"),
+        shopify_refund("no_restock", id=78, refund_line_items=[{
+            "id": 902, "quantity": 1, "line_item_id": 3, "location_id": None,
+            "restock_type": "no_restock", "line_item": {"id": 3, "sku": "TEE-M"}}])])
+    parsed = ShopifyWebhookParser().parse(shopify_headers("orders/cancelled"), encode(order),
+                                          {"location.24826418": "NYC_01"})
+    assert parsed.messages == [
+        ChannelReturn(sku="TEE-S", quantity=2, key="shopify:450789469:1:refund:901",
+                      location="NYC_01", sale_key="shopify:450789469:1",
+                      occurred_at=datetime(2024, 5, 2, 9, tzinfo=UTC), reference="#1001"),
+        Ignored("refunds[1].refund_line_items[0] restock_type 'no_restock' does not restock"),
+    ]
+
+
+def test_a_shopify_cancellation_without_restock_moves_no_stock() -> None:
+    order = shopify_order(cancelled_at="2024-05-02T09:00:00Z", refunds=[])
     parsed = ShopifyWebhookParser().parse(shopify_headers("orders/cancelled"), encode(order),
                                           {})
-    assert parsed.messages[0] == ChannelReturn(
-        sku="TEE-S", quantity=2, key="shopify:450789469:1:cancel",
-        sale_key="shopify:450789469:1", occurred_at=datetime(2024, 5, 2, 9, tzinfo=UTC),
-        reference="#1001")
-    assert parsed.messages[1] == Ignored("line_items[1] has no sku")
-    assert isinstance(parsed.messages[2], ChannelReturn)
-    assert parsed.messages[2].sale_key == "shopify:450789469:3"
+    assert parsed.messages == [
+        Ignored("the cancellation restocked nothing (no refund line restocks)")]
+
+
+@pytest.mark.parametrize(("restock_type", "restocks"), [
+    ("cancel", True), ("return", True), ("legacy_restock", True), ("no_restock", False)])
+def test_a_shopify_refund_returns_stock_only_when_its_restock_type_restocks(
+        restock_type: str, restocks: bool) -> None:
+    parsed = ShopifyWebhookParser().parse(shopify_headers("refunds/create"),
+                                          encode(shopify_refund(restock_type)), {})
+    (message,) = parsed.messages
+    assert isinstance(message, ChannelReturn) is restocks
+    if isinstance(message, ChannelReturn):
+        assert (message.key, message.sale_key, message.quantity, message.location) == (
+            "shopify:450789469:1:refund:901", "shopify:450789469:1", 2, None)
+
+
+def test_a_cancellation_and_its_refund_delivery_carry_the_same_return_key() -> None:
+    parser = ShopifyWebhookParser()
+    cancelled = shopify_order(cancelled_at="2024-05-02T09:00:00Z", refunds=[shopify_refund()])
+    by_cancel = parser.parse(shopify_headers("orders/cancelled"), encode(cancelled), {})
+    by_refund = parser.parse(shopify_headers("refunds/create"), encode(shopify_refund()), {})
+    keys = {m.key for m in [*by_cancel.messages, *by_refund.messages]
+            if isinstance(m, ChannelReturn)}
+    assert keys == {"shopify:450789469:1:refund:901"}  # one restock, counted once
+
+
+def test_a_refund_line_without_its_line_item_returns_with_the_sales_sku() -> None:
+    refund = shopify_refund()
+    del refund["refund_line_items"][0]["line_item"]
+    (message,) = ShopifyWebhookParser().parse(shopify_headers("refunds/create"),
+                                              encode(refund), {}).messages
+    assert isinstance(message, ChannelReturn) and message.sku == ""
+    assert message.sale_key == "shopify:450789469:1"
+
+
+def test_an_online_shopify_order_leaves_the_location_to_the_ingestor() -> None:
+    order = encode(shopify_order(location_id=None))
+    sales = ShopifyWebhookParser().parse(shopify_headers("orders/create"), order,
+                                         {"location.24826418": "NYC_01"}).messages
+    assert [m.location for m in sales if isinstance(m, ChannelSale)] == [None, None]
+
+
+def test_a_shopify_order_edit_asks_for_the_order_to_be_read() -> None:
+    from stocksync.core.inbound import OrderNotice
+
+    edit = {"order_edit": {"id": 5, "order_id": 450789469, "line_items": {
+        "additions": [{"id": 9, "delta": 2}], "removals": [{"id": 1, "delta": 1}]}}}
+    parsed = ShopifyWebhookParser().parse(shopify_headers("orders/edited"), encode(edit), {})
+    assert parsed.messages == [OrderNotice(order_id="450789469")]
+    no_lines = {"order_edit": {"id": 6, "order_id": 450789469, "line_items": {
+        "additions": [], "removals": []}}}
+    parsed = ShopifyWebhookParser().parse(shopify_headers("orders/edited"), encode(no_lines),
+                                          {})
+    assert parsed.messages == [Ignored("order edit 6 changed no line items")]
+
+
+@pytest.mark.parametrize(("topic", "body", "field"), [
+    ("refunds/create", shopify_refund(order_id="1"), "order_id"),
+    ("refunds/create", shopify_refund(refund_line_items={}), "refund_line_items"),
+    ("refunds/create", shopify_refund(restock_type=None), "refund_line_items[0].restock_type"),
+    ("orders/cancelled", shopify_order(refunds=[shopify_refund(processed_at="soon")]),
+     "refunds[0].processed_at"),
+    ("orders/edited", {"order_edit": []}, "order_edit"),
+    ("orders/edited", {"order_edit": {"id": 5, "order_id": 1, "line_items": {
+        "additions": [{"id": 9, "delta": -1}]}}}, "order_edit.line_items.additions[0].delta"),
+])
+def test_a_malformed_shopify_refund_or_edit_is_refused_naming_the_field(
+        topic: str, body: Json, field: str) -> None:
+    with malformed(field) as caught:
+        ShopifyWebhookParser().parse(shopify_headers(topic), encode(body), {})
+    assert caught.value.details["field"] == field
 
 
 def test_shopify_lines_with_a_sku_stocksync_cannot_hold_are_ignored() -> None:
@@ -468,8 +587,10 @@ def test_anything_else_is_not_a_woocommerce_ping(headers: dict[str, str], body: 
 
 @pytest.mark.parametrize("topic", ["order.created", "order.updated"])
 def test_a_paid_woocommerce_order_sells_its_lines_under_stable_keys(topic: str) -> None:
-    parsed = WooCommerceWebhookParser().parse(woo_headers(topic), encode(woo_order()), {})
-    assert parsed.delivery_id == f"{topic}:727:2024-05-01T10:05:00"
+    body = encode(woo_order())
+    parsed = WooCommerceWebhookParser().parse(woo_headers(topic), body, {})
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    assert parsed.delivery_id == f"{topic}:727:2024-05-01T10:05:00:{digest}"
     assert parsed.messages == [
         ChannelSale(sku="WOO-1", quantity=2, key="woocommerce:727:315",
                     occurred_at=datetime(2024, 5, 1, 10, tzinfo=UTC), reference="727"),
@@ -489,20 +610,72 @@ def test_woocommerce_lines_that_cannot_move_stock_are_ignored(line: Json, reason
     assert parsed.messages == [Ignored(reason)]
 
 
-def test_an_unpaid_woocommerce_order_moves_no_stock() -> None:
-    parsed = WooCommerceWebhookParser().parse(woo_headers("order.created"),
-                                              encode(woo_order(status="pending")), {})
-    assert parsed.messages == [Ignored("order status 'pending' does not move stock")]
+def woo_returned(*units: int, order: int = 727, line: int = 315) -> list[ChannelReturn]:
+    sale_key = f"woocommerce:{order}:{line}"
+    return [ChannelReturn(sku="WOO-1", quantity=1, key=f"{sale_key}:returned:{n}",
+                          sale_key=sale_key, reference=str(order),
+                          occurred_at=datetime(2024, 5, 1, 10, 5, tzinfo=UTC)) for n in units]
 
 
-@pytest.mark.parametrize("status", ["cancelled", "refunded"])
-def test_a_cancelled_or_refunded_woocommerce_order_returns_lines_once(status: str) -> None:
-    parsed = WooCommerceWebhookParser().parse(woo_headers("order.updated"),
-                                              encode(woo_order(status=status)), {})
-    assert parsed.messages[0] == ChannelReturn(
-        sku="WOO-1", quantity=2, key="woocommerce:727:315:return",
-        sale_key="woocommerce:727:315", occurred_at=datetime(2024, 5, 1, 10, 5, tzinfo=UTC),
-        reference="727")
+def woo_meta(**values: str) -> list[Json]:
+    return [{"id": 900 + i, "key": f"_{key}", "value": value}
+            for i, (key, value) in enumerate(values.items())]
+
+
+def woo_line(**changes: object) -> Json:
+    line: Json = {"id": 315, "product_id": 93, "variation_id": 0, "sku": "WOO-1",
+                  "quantity": 2}
+    line.update(changes)
+    return line
+
+
+@pytest.mark.parametrize("status", ["cancelled", "pending"])
+def test_cancelling_or_reopening_a_woocommerce_order_gives_its_units_back_guarded_by_the_sale(
+        status: str) -> None:
+    # wc_maybe_increase_stock_levels runs on cancelled AND pending and deletes
+    # _reduced_stock; an order that never reduced stock has no applied sale, so the
+    # ingestor drops these returns.
+    parsed = WooCommerceWebhookParser().parse(
+        woo_headers("order.updated"), encode(woo_order(status=status, line_items=[woo_line()])),
+        {})
+    assert parsed.messages == woo_returned(1, 2)
+
+
+def test_a_refunded_woocommerce_order_gives_nothing_back_by_itself() -> None:
+    parsed = WooCommerceWebhookParser().parse(
+        woo_headers("order.updated"),
+        encode(woo_order(status="refunded", line_items=[woo_line(meta_data=woo_meta(
+            reduced_stock="2"))])), {})
+    assert parsed.messages == [Ignored("order status 'refunded' gives no stock back")]
+
+
+@pytest.mark.parametrize(("status", "meta", "units"), [
+    # still reduced: quantity - _reduced_stock came back through restocking refunds
+    ("processing", {"reduced_stock": "1", "restock_refunded_items": "1"}, (1,)),
+    ("completed", {"reduced_stock": "0", "restock_refunded_items": "2"}, (1, 2)),
+    ("refunded", {"reduced_stock": "1", "restock_refunded_items": "1"}, (1,)),
+    # a cancelled order whose stock WooCommerce did not restore keeps _reduced_stock
+    ("cancelled", {"reduced_stock": "2"}, ()),
+    # no _reduced_stock (never reduced, or restored): only refund restocks are known back
+    ("refunded", {"restock_refunded_items": "1"}, (1,)),
+    ("failed", {}, ()),
+])
+def test_woocommerce_returns_follow_the_lines_reduced_and_restocked_meta(
+        status: str, meta: dict[str, str], units: tuple[int, ...]) -> None:
+    line = woo_line(meta_data=woo_meta(**meta))
+    parsed = WooCommerceWebhookParser().parse(
+        woo_headers("order.updated"), encode(woo_order(status=status, line_items=[line])), {})
+    returns = [m for m in parsed.messages if isinstance(m, ChannelReturn)]
+    assert returns == woo_returned(*units)
+
+
+def test_big_woocommerce_lines_come_back_in_at_most_100_blocks_never_more_than_returned() -> None:
+    line = woo_line(quantity=250, meta_data=woo_meta(reduced_stock="101"))  # 149 back
+    parsed = WooCommerceWebhookParser().parse(
+        woo_headers("order.updated"), encode(woo_order(line_items=[line])), {})
+    returns = [m for m in parsed.messages if isinstance(m, ChannelReturn)]
+    assert [(r.key.rsplit(":", 1)[1], r.quantity) for r in returns] == [
+        (str(3 * n), 3) for n in range(1, 50)]  # blocks of 3 units: 147 of the 149
 
 
 @pytest.mark.parametrize(("product", "expected"), [
@@ -527,7 +700,17 @@ def test_woocommerce_dedupe_ids_ignore_the_per_attempt_delivery_header() -> None
     first = parser.parse(woo_headers("order.created"), body, {})
     again = parser.parse({**woo_headers("order.created"), "x-wc-webhook-delivery-id": "x"},
                          body, {})
-    assert first.delivery_id == again.delivery_id == "order.created:727:2024-05-01T10:05:00"
+    assert first.delivery_id == again.delivery_id
+    assert first.delivery_id.startswith("order.created:727:2024-05-01T10:05:00:")
+
+
+def test_two_woocommerce_changes_in_the_same_second_get_two_dedupe_ids() -> None:
+    parser = WooCommerceWebhookParser()
+    paid = parser.parse(woo_headers("order.updated"), encode(woo_order()), {})
+    cancelled = parser.parse(woo_headers("order.updated"),
+                             encode(woo_order(status="cancelled")), {})
+    assert paid.delivery_id != cancelled.delivery_id
+    assert len(paid.delivery_id) <= 200 and len(cancelled.delivery_id) <= 200
 
 
 def test_other_woocommerce_topics_are_ignored_and_named_by_their_body() -> None:
@@ -552,6 +735,10 @@ def test_a_woocommerce_delivery_without_a_topic_header_is_refused() -> None:
      "line_items[0].quantity"),
     ("order.updated", woo_order(status="cancelled", line_items=[{"sku": "A", "quantity": 1}]),
      "line_items[0].id"),
+    ("order.updated", woo_order(line_items=[woo_line(meta_data={"_reduced_stock": 1})]),
+     "line_items[0].meta_data"),
+    ("order.updated", woo_order(line_items=[woo_line(meta_data=woo_meta(reduced_stock="x"))]),
+     "line_items[0].meta_data._reduced_stock"),
     ("product.updated", {"id": 22, "manage_stock": True, "stock_quantity": "5"},
      "stock_quantity"),
     ("product.updated", {"id": 22, "sku": ["A"]}, "sku"),
@@ -642,3 +829,50 @@ def test_a_malformed_square_event_is_refused_naming_the_field(change: Json, fiel
 def test_a_square_body_that_is_not_json_is_refused() -> None:
     with malformed("body"):
         SquareWebhookParser().parse({}, b"\x00", {})
+
+
+def square_sample(name: str) -> bytes:
+    """Square's published example payloads (tests/fixtures/square/SOURCES.md)."""
+    from pathlib import Path
+
+    return (Path(__file__).parents[1] / "fixtures" / "square" / name).read_bytes()
+
+
+@pytest.mark.parametrize(("name", "topic", "event_id"), [
+    ("order_created.json", "order.created", "116038d3-2948-439f-8679-fc86dbf80f69"),
+    ("order_updated.json", "order.updated", "4b8e5c91-9f17-4cf1-900a-4a0629f81add"),
+])
+def test_squares_sample_order_events_name_the_order_to_fetch(
+        name: str, topic: str, event_id: str) -> None:
+    from stocksync.core.inbound import OrderNotice
+
+    parsed = SquareWebhookParser().parse({}, square_sample(name), {})
+    assert (parsed.delivery_id, parsed.topic) == (event_id, topic)
+    assert parsed.messages == [OrderNotice(order_id="eA3vssLHKJrv9H0IdJCM3gNqfdcZY",
+                                           channel_location="FPYCBCHYMXFK1")]
+
+
+def test_squares_sample_count_update_reports_its_in_stock_count() -> None:
+    parsed = SquareWebhookParser().parse({}, square_sample("inventory_count_updated.json"), {})
+    assert (parsed.delivery_id, parsed.topic) == ("df5f3813-a913-45a1-94e9-fdc3f7d5e3b6",
+                                                  "inventory.count.updated")
+    assert parsed.messages == [LevelReport(
+        sku=None, external_id="FGQ5JJWT2PYTHF35CKZ2DSKP", value=10,
+        channel_location="YYQR03DGCTXA4",
+        observed_at=datetime(2019, 10, 29, 18, 38, 45, 102960, tzinfo=UTC))]
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"object": {}}, "data.object.order_updated"),
+    ({"object": {"order_updated": {"location_id": "L1"}}},
+     "data.object.order_updated.order_id"),
+    ({"object": {"order_updated": {"order_id": "O1", "location_id": 7}}},
+     "data.object.order_updated.location_id"),
+])
+def test_a_malformed_square_order_event_is_refused_naming_the_field(
+        change: Json, field: str) -> None:
+    event = json.loads(square_sample("order_updated.json"))
+    event["data"].update(change)
+    with malformed(field) as caught:
+        SquareWebhookParser().parse({}, encode(event), {})
+    assert caught.value.details["field"] == field

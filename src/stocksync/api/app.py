@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from stocksync import __version__
 from stocksync.api import errors
 from stocksync.api.deps import KeyCache
+from stocksync.api.errors import documented, json_error
 from stocksync.api.limits import BodySizeLimit
 from stocksync.api.routes import (
     catalog,
@@ -21,6 +23,7 @@ from stocksync.api.routes import (
     events,
     health,
     inbox,
+    keys,
     logs,
     reconciliations,
     reservations,
@@ -79,13 +82,29 @@ def create_app(settings: Settings | None = None, service: Stocksync | None = Non
     app.state.key_cache = KeyCache()
     errors.install(app)
     app.state.receivers = ReceiverCache()
-    for module in (health, catalog, stock, reservations, events, channels, inbox, webhooks,
-                   reconciliations, logs):
-        app.include_router(module.router)
+    app.include_router(health.router)
+    for module in (catalog, stock, reservations, events, channels, inbox, reconciliations,
+                   logs, keys):
+        app.include_router(module.router, responses=documented(400, 401, 404, 409, 413, 422))
+    app.include_router(webhooks.router, responses=documented(400, 401, 404, 413, 422))
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    def metrics(request: Request) -> Response:
+        return _metrics(settings.metrics_token, request.headers.get("Authorization", ""))
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def _metrics(token: str | None, authorization: str) -> Response:
+    """Prometheus text, for the operator only: its labels name tenants and channels, so it
+    needs STOCKSYNC_METRICS_TOKEN, and is closed while none is set."""
+    if token is None:
+        return json_error(403, "metrics_disabled", "set STOCKSYNC_METRICS_TOKEN and scrape "
+                          "with 'Authorization: Bearer <token>' to read metrics")
+    scheme, _, sent = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(),
+                                                             token.encode()):
+        return json_error(401, "unauthorized", "metrics need 'Authorization: Bearer "
+                          "<STOCKSYNC_METRICS_TOKEN>'", headers={"WWW-Authenticate": "Bearer"})
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -10,7 +11,9 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 
 from stocksync.api.errors import render_domain_error
 from stocksync.app.service import Outcome, RequestMeta, Stocksync
@@ -22,6 +25,15 @@ from stocksync.storage.uow import SqlUnitOfWork
 T = TypeVar("T")
 KEY_CACHE_SECONDS = 30.0
 MAX_IDEMPOTENCY_KEY = 255
+MAX_CORRELATION_ID = 64  # the width of every correlation_id column
+_VISIBLE_ASCII = re.compile(r"^[\x21-\x7e]+$")
+# A concurrent first write of the same key (PUT of a new location, item, barcode, channel
+# SKU) loses the insert race with a unique violation; run again, it sees the winner's row
+# and takes the replace path, so both succeed as PUT promises.
+WRITE_ATTEMPTS = 3
+# Declares the bearer scheme in the OpenAPI document; `caller` reads the header itself so
+# that each refusal says what was wrong.
+bearer = HTTPBearer(auto_error=False, description="an API key: `Bearer sk_...`")
 
 
 def service(request: Request) -> Stocksync:
@@ -54,7 +66,8 @@ class Caller:
 
 
 def caller(request: Request, svc: Annotated[Stocksync, Depends(service)],
-           authorization: Annotated[str | None, Header()] = None) -> Caller:
+           _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None) -> Caller:
+    authorization = request.headers.get("Authorization")
     if not authorization:
         raise Unauthorized("missing Authorization: Bearer <api key>")
     scheme, _, token = authorization.partition(" ")
@@ -73,6 +86,15 @@ Who = Annotated[Caller, Depends(caller)]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
+def correlation_id(sent: str | None) -> str:
+    """The caller's or platform's X-Correlation-Id when it can be stored (cut to 64
+    characters), else a new one: an odd header must never fail a write or a webhook ack,
+    or the platform would retry it for ever."""
+    if sent and _VISIBLE_ASCII.match(sent):
+        return sent[:MAX_CORRELATION_ID]
+    return uuid.uuid4().hex
+
+
 def request_meta(request: Request, who: Caller, idempotency_key: str | None,
                  body: BaseModel | None) -> RequestMeta:
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
@@ -82,7 +104,7 @@ def request_meta(request: Request, who: Caller, idempotency_key: str | None,
     return RequestMeta(
         source="api", actor=who.actor, idempotency_key=idempotency_key,
         fingerprint=RequestMeta.fingerprint_of(request.method, request.url.path, canonical),
-        correlation_id=request.headers.get("X-Correlation-Id") or uuid.uuid4().hex,
+        correlation_id=correlation_id(request.headers.get("X-Correlation-Id")),
         origin=request.client.host if request.client else None,
     )
 
@@ -92,7 +114,14 @@ def write(request: Request, svc: Stocksync, who: Caller, idempotency_key: str | 
           render: Callable[[T], tuple[int, Any]]) -> Response:
     """Run a write with idempotency and return the (original, on a retry) response."""
     meta = request_meta(request, who, idempotency_key, body)
-    return respond(meta, svc.execute(who.tenant_id, meta, action, render, render_domain_error))
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            outcome = svc.execute(who.tenant_id, meta, action, render, render_domain_error)
+            break
+        except IntegrityError:
+            if attempt == WRITE_ATTEMPTS:
+                raise  # api.errors answers 409
+    return respond(meta, outcome)
 
 
 def respond(meta: RequestMeta, outcome: Outcome) -> Response:

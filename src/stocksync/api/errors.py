@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stocksync.core import errors as e
@@ -21,6 +23,30 @@ STATUS: dict[type[e.DomainError], int] = {
     e.IdempotencyKeyReused: 422,
     e.InvalidInput: 422,
 }
+
+
+class Error(BaseModel):
+    """Every 4xx and 5xx answer of the API."""
+
+    error: str = Field(description="stable machine-readable code, e.g. `validation_error`")
+    message: str = Field(description="what was wrong, for a person")
+    details: dict[str, Any] = Field(description="data about the error; a validation error "
+                                    "lists its problems under `errors`")
+
+
+_MEANING = {
+    400: "malformed JSON or webhook body",
+    401: "missing or unknown API key",
+    404: "no such resource",
+    409: "refused by the current state (stock, version, reservation, a concurrent write)",
+    413: "request body over the size limit",
+    422: "invalid input (`validation_error` lists each field under details.errors)",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these statuses, all with the Error body."""
+    return {status: {"model": Error, "description": _MEANING[status]} for status in statuses}
 
 
 def status_for(error: e.DomainError) -> int:
@@ -62,7 +88,8 @@ async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
     fields = [{"field": _field(tuple(p["loc"])), "message": p["msg"], "type": p["type"]}
               for p in problems]
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
-    return json_error(422, "validation_error", f"invalid request: {summary}", fields)
+    return json_error(422, "validation_error", f"invalid request: {summary}",
+                      {"errors": fields})
 
 
 async def _domain(_: Request, exc: e.DomainError) -> JSONResponse:
@@ -72,12 +99,27 @@ async def _domain(_: Request, exc: e.DomainError) -> JSONResponse:
 
 
 async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-    codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+    codes = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed",
+             413: "payload_too_large"}
     return json_error(exc.status_code, codes.get(exc.status_code, "http_error"),
                       str(exc.detail))
+
+
+async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+    # Last resort: writes retry a lost insert race (api.deps.write), so this is a
+    # conflict that kept happening, not a server fault.
+    return json_error(409, "conflict", "a concurrent request changed the same data; retry")
+
+
+async def _data(_: Request, exc: DataError) -> JSONResponse:
+    # Last resort behind the edge's own checks: the database refused a value.
+    return json_error(422, "invalid_input", "a value cannot be stored (out of range or "
+                      "not valid text)")
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(e.DomainError, _domain)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
+    app.add_exception_handler(IntegrityError, _integrity)  # type: ignore[arg-type]
+    app.add_exception_handler(DataError, _data)  # type: ignore[arg-type]

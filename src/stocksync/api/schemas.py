@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from stocksync.core.catalog import Image, Item
 from stocksync.core.ledger import MAX_QUANTITY, Level
@@ -15,6 +15,34 @@ from stocksync.core.skus import LOCATION_PATTERN, SKU_PATTERN
 Sku = Annotated[str, Field(pattern=SKU_PATTERN, examples=["TEE-BLK-M"])]
 LocationCode = Annotated[str, Field(pattern=LOCATION_PATTERN, examples=["WH_MAIN"])]
 Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+MAX_INT64 = 2**63 - 1  # log positions, versions and ids are 64-bit in the database
+Position = Annotated[int, Field(ge=0, le=MAX_INT64)]
+
+
+def _storable_time(moment: datetime) -> datetime:
+    """An aware time must exist in UTC too: 0001-01-01T00:30+01:00 does not."""
+    if moment.tzinfo is not None:
+        try:
+            moment.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValueError("the time is outside years 1-9999 once converted to UTC") from exc
+    return moment
+
+
+Moment = Annotated[datetime, AfterValidator(_storable_time)]
+
+
+def _no_nul(value: Any) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key)
+            _no_nul(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _no_nul(item)
 
 
 def _gtin(code: str) -> str:
@@ -33,7 +61,16 @@ Barcode = Annotated[str, AfterValidator(_gtin)]
 
 
 class Strict(BaseModel):
+    """Request bodies: unknown fields refused, and no NUL in any text (PostgreSQL's text
+    and JSON types cannot hold one)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_without_nul(cls, value: Any) -> Any:
+        _no_nul(value)
+        return value
 
 
 class ImageIn(Strict):
@@ -120,9 +157,9 @@ class MovementIn(Strict):
         "units; signed for adjust, the absolute count for count, positive otherwise"))]
     to_location: LocationCode | None = None
     reason: Annotated[str | None, Field(max_length=500)] = None
-    occurred_at: datetime | None = Field(None, description="when it happened at the source; "
-                                         "counts older than the newest applied are refused")
-    expected_version: Annotated[int | None, Field(ge=0)] = None
+    occurred_at: Moment | None = Field(None, description="when it happened at the source; "
+                                       "counts older than the newest applied are refused")
+    expected_version: Annotated[int | None, Field(ge=0, le=MAX_INT64)] = None
 
     @model_validator(mode="after")
     def _per_type(self) -> MovementIn:

@@ -16,7 +16,9 @@ from stocksync.storage.tables import channels, events, inbox, reconciliations, s
 @dataclass(frozen=True, slots=True)
 class Condition:
     tenant_id: str
-    rule: str  # channel_lag | drift | reservation_pressure | channel_failing | dead_letters
+    # channel_lag | drift | reservation_pressure | channel_failing | orders_failing |
+    # dead_letters
+    rule: str
     subject: str  # a channel code, or "*" for the tenant
     value: float
     message: str
@@ -41,6 +43,13 @@ def evaluate(conn: Connection, settings: Settings, now: datetime) -> list[Condit
                 found.append(Condition(tenant, "channel_failing", code, failing,
                                        f"channel {code} has been failing for {failing:.0f} s: "
                                        f"{(row.last_error or '')[:200]}"))
+        polled_ok = row.order_polled_at or row.created_at
+        if row.order_poll_error_at is not None and row.order_poll_error_at > polled_ok:
+            failing = (now - polled_ok).total_seconds()
+            if failing > settings.alert_failing_seconds:
+                found.append(Condition(tenant, "orders_failing", code, failing,
+                                       f"channel {code}: orders could not be read for "
+                                       f"{failing:.0f} s: {(row.order_poll_error or '')[:200]}"))
         last = conn.execute(select(reconciliations.c.drift_rate).where(
             reconciliations.c.tenant_id == tenant, reconciliations.c.channel == code)
             .order_by(reconciliations.c.started_at.desc()).limit(1)).scalar()

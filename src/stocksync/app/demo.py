@@ -1,18 +1,30 @@
-"""Demo data: a fashion shop with two locations and ~30 items in stock."""
+"""Demo data: a fashion shop with two locations and ~30 items in stock.
+
+The demo tenant's API key is kept in a file next to the database (mode 0600), so each run
+shows the same key instead of minting a new one; a key in that file that no longer
+authenticates (revoked, or another database) is replaced.
+"""
 
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from stocksync.app import handlers as h
 from stocksync.app.service import Stocksync
 from stocksync.core.catalog import Image, Item, Location, LocationKind
+from stocksync.storage.engine import WRITE
 from stocksync.storage.ledger import WriteContext
-from stocksync.storage.tenants import add_key, create_tenant, tenant_by_name
+from stocksync.storage.tenants import add_key, create_tenant, tenant_by_name, tenant_for_key
 
 DEMO_TENANT = "demo"
+KEY_LABEL = "demo"
+KEY_FILE_SUFFIX = ".demo-key"
 LOCATIONS = [Location("WH_MAIN", "Main warehouse", LocationKind.WAREHOUSE),
              Location("NYC_01", "New York store", LocationKind.STORE)]
 _PRODUCTS = [
@@ -36,6 +48,35 @@ class DemoTenant:
     tenant_id: str
     api_key: str
     items: int
+    name: str = DEMO_TENANT
+    key_reused: bool = False  # the key came from the key file, not minted now
+
+
+def key_file_for(database_url: str) -> Path:
+    """Beside a SQLite file (stocksync.db -> stocksync.demo-key); else in the working
+    directory (stocksync.demo-key)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).with_suffix(KEY_FILE_SUFFIX)
+    return Path("stocksync" + KEY_FILE_SUFFIX)
+
+
+def _read_key(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _write_key(path: Path | None, api_key: str) -> None:
+    if path is None:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(out.fileno(), 0o600)  # also when the file existed with wider rights
+        out.write(api_key + "\n")
 
 
 def demo_items() -> list[Item]:
@@ -54,14 +95,24 @@ def demo_items() -> list[Item]:
     return found
 
 
-def seed_demo(svc: Stocksync) -> DemoTenant:
-    """Create the demo tenant (once) with its locations, items and stock."""
+def seed_demo(svc: Stocksync, key_file: Path | None = None) -> DemoTenant:
+    """Create the demo tenant (once) with its locations, items and stock. Its key is the
+    one in `key_file` while that still authenticates; else a new one, written there."""
     now = svc.clock()
-    with svc.engine.begin() as conn:
+    with svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
         existing = tenant_by_name(conn, DEMO_TENANT)
-        if existing is not None:  # keys are stored hashed: hand out a fresh one
-            return DemoTenant(existing, add_key(conn, existing, now), len(demo_items()))
-        tenant = create_tenant(conn, DEMO_TENANT, now)
+        if existing is not None:
+            kept = _read_key(key_file)
+            if kept is not None and tenant_for_key(conn, kept) == existing:
+                return DemoTenant(existing, kept, len(demo_items()), key_reused=True)
+            # keys are stored hashed: a lost one cannot be shown again, so make another
+            api_key = add_key(conn, existing, now, KEY_LABEL)
+        else:
+            tenant = create_tenant(conn, DEMO_TENANT, now, KEY_LABEL)
+    if existing is not None:
+        _write_key(key_file, api_key)
+        return DemoTenant(existing, api_key, len(demo_items()))
+    _write_key(key_file, tenant.api_key)
     items = demo_items()
     with svc.uow(tenant.id) as uow:
         ctx = WriteContext(tenant_id=tenant.id, now=now, source="demo")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from stocksync.channels.registry import COMPARE_AND_SET
 from stocksync.core.channel_rules import SkuState, channel_quantity, sku_included
 from stocksync.core.channels import Channel
 from stocksync.core.events import EventType
@@ -62,7 +63,8 @@ def project(uow: SqlUnitOfWork, channel: Channel, now: datetime,
             if target is not None and target.wanted == value:
                 continue
             wanted.append(Wanted(sku, value, cursor, touched[sku], caused_by[sku]))
-        repo.want_many(channel.code, wanted, existing)
+        repo.want_many(channel.code, wanted, existing,
+                       reassert=channel.kind not in COMPARE_AND_SET)
         changed = len(wanted)
     repo.advance(channel.code, cursor)
     return Projected(len(events), changed, cursor)

@@ -4,19 +4,21 @@ in the connector's batch size, and records what the channel acknowledged."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import anyio
 import structlog
 
 from stocksync import metrics
+from stocksync.app.channel_changes import DeadLetter, Source, settle_level
 from stocksync.app.service import Stocksync
 from stocksync.channels.base import ChannelConnector, QuantitySet, Rejected
 from stocksync.channels.ebay import REVISION_CAP_REASON
-from stocksync.channels.registry import SELF_PACED, mapping_field
+from stocksync.channels.registry import COMPARE_AND_SET, SELF_PACED, mapping_field
 from stocksync.core.channels import Channel, ChannelKind
 from stocksync.core.revisions import RevisionBudget, next_day, used_today
 from stocksync.core.revisions import decide as decide_revision
@@ -68,6 +70,11 @@ class Pusher:
         self.track_sending = channel.webhook_id is not None and channel.kind in ECHOING
         # Listings with a daily revision cap (eBay): drops at once, increases spaced out.
         self.revisions = RevisionBudget() if channel.kind is ChannelKind.EBAY else None
+        # Without compare-and-set, a channel that sold since our last set is set again.
+        self.reassert = channel.kind not in COMPARE_AND_SET
+        # Lost compare-and-sets: sku -> (value the channel showed, when). Settled after the
+        # grace, so the order that explains the change is counted first.
+        self.crossed: dict[str, tuple[int, datetime]] = {}
         rate = channel.settings.get("max_requests_per_second")
         # Connectors that pace their own HTTP calls get the rate themselves (registry).
         self.budget = RequestBudget(float(rate)) if rate and \
@@ -90,6 +97,7 @@ class Pusher:
             lambda repo: repo.due(self.channel.code, now, self.connector.max_batch),
             write=False)
         due = [t for t in due if t.wanted is not None]
+        due = await self._settle(due, now)
         if self.revisions is not None:
             due = await self._within_budget(due, now)
         if not due:
@@ -98,7 +106,8 @@ class Pusher:
             await self._db(lambda repo: repo.mark_sending(
                 self.channel.code, {t.sku: t.wanted or 0 for t in due}))
         await self._ensure_mapping(due)
-        changes = [QuantitySet(t.sku, t.wanted or 0, known=t.pushed) for t in due]
+        changes = [QuantitySet(t.sku, t.wanted or 0, known=t.pushed, as_of=t.channel_changed_at)
+                   for t in due]
         if self.budget is not None:
             await self.budget.take()
         started = time.perf_counter()
@@ -118,10 +127,18 @@ class Pusher:
         since = {t.sku: t.pending_since for t in due}
 
         wanted_then = {t.sku: t.wanted for t in due}
+        moves_then = {t.sku: t.channel_moves for t in due}
+        grace = timedelta(seconds=self.svc.settings.level_notice_grace_seconds)
+        for sku, value in report.changed.items():
+            self.crossed[sku] = (value, acked_at)
+        later = {sku: acked_at + grace for sku in report.changed} | {
+            sku: acked_at + timedelta(seconds=max(wait, 0.1))
+            for sku, wait in report.pending.items()}
 
         def record(repo: SqlChannels) -> None:
             in_sync = repo.acknowledge_many(self.channel.code, report.acknowledged, acked_at,
-                                            wanted_then)
+                                            wanted_then, moves_then, self.reassert)
+            repo.hold_until(self.channel.code, later)
             for sku in in_sync:
                 started_at = since.get(sku)
                 if started_at is not None:
@@ -146,7 +163,38 @@ class Pusher:
                  acknowledged=len(report.acknowledged), rejected=len(report.rejected),
                  correlation_ids=",".join(sorted({t.correlation_id for t in due
                                                   if t.correlation_id})))
+        if report.changed:
+            log.info("channel_changed_under_push", tenant=self.channel.tenant_id,
+                     channel=self.channel.code, skus=",".join(sorted(report.changed)))
         return Pushed(len(changes), len(report.acknowledged), len(report.rejected))
+
+    async def _settle(self, due: list[SkuTarget], now: datetime) -> list[SkuTarget]:
+        """Rows already in sync are cleared without a call; rows whose compare-and-set was
+        lost are settled (their orders had the grace to arrive) and read again."""
+        done = [t for t in due if t.in_sync(t.wanted, self.reassert)]
+        if done:
+            await self._db(lambda repo: repo.acknowledge_many(
+                self.channel.code, {t.sku: t.pushed or 0 for t in done}, now,
+                {t.sku: t.wanted for t in done}, {t.sku: t.channel_moves for t in done},
+                self.reassert))
+        due = [t for t in due if t not in done]
+        crossed = [t.sku for t in due if t.sku in self.crossed]
+        for sku in crossed:
+            value, seen_at = self.crossed.pop(sku)
+            source = Source(f"crossed:{uuid.uuid4().hex[:12]}")
+            try:
+                outcome = await anyio.to_thread.run_sync(
+                    settle_level, self.svc, self.channel, sku, value, seen_at, source)
+            except DeadLetter as exc:
+                outcome = f"refused: {exc}"
+            log.info("crossed_push_settled", channel=self.channel.code, sku=sku,
+                     value=value, outcome=outcome)
+        if not crossed:
+            return due
+        fresh: dict[str, SkuTarget] = await self._db(  # type: ignore[assignment]
+            lambda repo: repo.targets(self.channel.code, [t.sku for t in due]), write=False)
+        return [fresh[t.sku] for t in due if t.sku in fresh and fresh[t.sku].wanted is not None
+                and not fresh[t.sku].in_sync(fresh[t.sku].wanted, self.reassert)]
 
     async def _within_budget(self, due: list[SkuTarget], now: datetime) -> list[SkuTarget]:
         assert self.revisions is not None

@@ -53,6 +53,9 @@ def verify(engine: Engine, tenant_id: str | None = None) -> VerifyReport:
     level_count = event_count = 0
     with engine.connect().execution_options(**options) as conn, conn.begin():
         ids = [tenant_id] if tenant_id else list(conn.execute(select(tenants.c.id)).scalars())
+        if tenant_id and conn.execute(select(tenants.c.id).where(
+                tenants.c.id == tenant_id)).first() is None:
+            raise LookupError(f"no tenant {tenant_id}")  # not "0 rows, all agree"
         for tid in ids:
             replayed: dict[tuple[str, str], Level] = {}
             for logged in SqlEventLog(conn, tid).replay_stream():

@@ -1,14 +1,17 @@
 """Amazon connector: merchant-fulfilled (`DEFAULT`) quantities through the Selling Partner API
 Listings Items 2021-08-01, one `patchListingsItem` per SKU, or one `JSON_LISTINGS_FEED` for a
-large batch. Wire format: /work/shared/channels/amazon.md, cited below as "amazon.md §N".
+large batch; orders in through the Orders API v0 (amazon_orders.py). Wire format:
+/work/shared/channels/amazon.md, cited below as "amazon.md §N".
 
 Amazon addresses listings by the seller's own SKU, so there is no `discover_mapping`.
 
-What "acknowledged" means here: Amazon answers a patch `ACCEPTED` = queued, applied a little
-later (amazon.md §2.1); validation problems come back at once as `INVALID`. Sending the same
-absolute value again would change nothing, so ACCEPTED is reported as the value now there,
-knowing getListingsItem may show it a moment later. A feed SKU is acknowledged only once the
-feed is DONE and its processing report shows no ERROR for that SKU.
+What "acknowledged" means here: a patch answered `ACCEPTED`, like a feed message the
+processing report accepts, is only queued: Amazon applies it asynchronously (amazon.md §2.1).
+Such a SKU is reported `pending` and remembered as a submission; when the pusher asks for the
+same value again, getListingsItem(includedData=fulfillmentAvailability,issues) tells whether
+it is applied (acknowledged), refused by an ERROR issue (rejected) or still queued (pending
+again, not resent). Only a submission older than `pending_timeout_s` is sent again.
+`INVALID`, or any ERROR issue in the answer, is rejected at once.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 from urllib.parse import quote
@@ -31,7 +35,20 @@ from stocksync.channels.amazon_auth import (
     RequestRefused,
     SpApi,
 )
-from stocksync.channels.base import ChannelError, PushReport, QuantitySet, Unavailable
+from stocksync.channels.amazon_orders import (
+    MAX_PAGE_SIZE,
+    ORDER_POLL_SECONDS,
+    POLL_BUDGET_S,
+    AmazonOrders,
+)
+from stocksync.channels.base import (
+    ChannelError,
+    OrderPage,
+    PushReport,
+    QuantitySet,
+    Unavailable,
+)
+from stocksync.core.inbound import InboundMessage
 
 LISTINGS = "/listings/2021-08-01/items"
 FEED_THRESHOLD = 200  # SKUs; below this, individual patches at 5/s finish within ~40 s
@@ -43,6 +60,19 @@ FEED_POLL_INTERVAL_S = 1.0  # getFeed allows 2/s, burst 15
 # stays due and the pusher calls again at once. At 5 patches/s a 1,000-SKU batch would take
 # 200 s, far past the channel worker's 15 s lease; short calls keep the lease renewed.
 PUSH_BUDGET_S = 8.0
+# Amazon does not publish how long an ACCEPTED submission takes to apply (seconds to minutes
+# in practice). Ask again after PENDING_RECHECK_S; resend only after PENDING_TIMEOUT_S.
+PENDING_RECHECK_S = 10.0
+PENDING_TIMEOUT_S = 900.0
+FULFILLMENT_ATTRIBUTE = "fulfillment_availability"
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A quantity Amazon accepted (patch ACCEPTED or feed message accepted), not yet seen."""
+
+    quantity: int
+    sent_at: float  # connector clock
 
 
 def _utc_now() -> datetime:
@@ -54,6 +84,7 @@ class AmazonConnector:
 
     kind: ClassVar[str] = "amazon"
     max_batch: ClassVar[int] = 1000
+    order_poll_seconds: ClassVar[float] = ORDER_POLL_SECONDS  # see amazon_orders.py
 
     def __init__(self, client: httpx.AsyncClient, endpoint: str, lwa_client_id: str,
                  lwa_client_secret: str, refresh_token: str, *, seller_id: str,
@@ -64,6 +95,11 @@ class AmazonConnector:
                  feed_wait_s: float = FEED_WAIT_S,
                  feed_poll_interval_s: float = FEED_POLL_INTERVAL_S,
                  push_budget_s: float = PUSH_BUDGET_S,
+                 pending_recheck_s: float = PENDING_RECHECK_S,
+                 pending_timeout_s: float = PENDING_TIMEOUT_S,
+                 poll_budget_s: float = POLL_BUDGET_S,
+                 orders_since: datetime | None = None,
+                 orders_page_size: int = MAX_PAGE_SIZE,
                  rate_limits: Mapping[str, RateLimit] | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  clock: Callable[[], float] = time.monotonic,
@@ -83,28 +119,41 @@ class AmazonConnector:
         self.feed_wait_s = feed_wait_s
         self.feed_poll_interval_s = feed_poll_interval_s
         self.push_budget_s = push_budget_s
+        self.pending_recheck_s = pending_recheck_s
+        self.pending_timeout_s = pending_timeout_s
+        # Accepted, not yet confirmed. In memory: after a restart a pending value is simply
+        # sent again (an absolute value, so harmless).
+        self.submissions: dict[str, Submission] = {}
+        # `orders_since` (the channel's creation time) keeps fetch_orders from counting an
+        # order placed before the channel existed; poll_orders gets it from its cursor.
+        self.orders = AmazonOrders(self.api, marketplace_id, since=orders_since,
+                                   budget_s=poll_budget_s, page_size=orders_page_size,
+                                   clock=clock, now=now)
         self._sleep = sleep
         self._clock = clock
         self._now = now
 
     # -- ChannelConnector --------------------------------------------------------------------
     async def set_quantities(self, changes: Sequence[QuantitySet]) -> PushReport:
-        """Absolute quantities; SKUs left out of the report were not settled in this call
-        (time budget used up, an unfinished feed holds them, or a failure after progress)
-        and stay due. A call that settles nothing raises instead."""
+        """Absolute quantities. Accepted but not yet visible at Amazon: `pending` (asked
+        again later, confirmed, not resent). SKUs left out of the report were not settled in
+        this call (time budget used up, an unfinished feed holds them, or a failure after
+        progress) and stay due. A call that settles nothing raises instead."""
         deadline = self._clock() + self.push_budget_s
         latest = {change.sku: change.quantity for change in changes}
         report = PushReport()
         held = await self._settle_pending_feed(latest, report)
         todo = {sku: quantity for sku, quantity in latest.items()
                 if sku not in held and sku not in report.rejected
-                and report.acknowledged.get(sku) != quantity}
+                and sku not in report.pending and report.acknowledged.get(sku) != quantity}
+        await self._check_submissions(todo, report, deadline)
         if todo and len(todo) >= self.feed_threshold and self.feed_allowed():
             batch = dict(list(todo.items())[:feeds.MAX_MESSAGES])  # the rest: next call
             held |= await self._push_feed(batch, report)
         else:
             await self._patch_each(todo, report, deadline)
-        if not report.acknowledged and not report.rejected and held & latest.keys():
+        settled = report.acknowledged or report.rejected or report.pending
+        if not settled and held & latest.keys():
             feed = self.pending_feed
             status = f"{feed.feed_id} is still {feed.status}" if feed else "is unsettled"
             # The pusher retries later; the next call polls this feed instead of sending the
@@ -134,7 +183,17 @@ class AmazonConnector:
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
         raise NotImplementedError("Amazon notifications arrive through SQS / EventBridge "
-                                  "(amazon.md §5), not HTTP webhooks")
+                                  "(amazon.md §5); a deployment forwards ORDER_CHANGE to "
+                                  "stocksync, parsed by ingest/amazon.py")
+
+    # -- PollsOrders / FetchesOrders -------------------------------------------------------
+    async def poll_orders(self, cursor: str) -> OrderPage:
+        """Merchant-fulfilled orders updated since the cursor (getOrders + getOrderItems)."""
+        return await self.orders.poll(cursor)
+
+    async def fetch_orders(self, order_ids: Sequence[str]) -> list[InboundMessage]:
+        """The named orders (getOrder + getOrderItems), for ORDER_CHANGE notices."""
+        return await self.orders.fetch(order_ids)
 
     def feed_allowed(self) -> bool:
         return (self.pending_feed is None and (
@@ -156,10 +215,59 @@ class AmazonConnector:
                 if report.acknowledged or report.rejected:
                     return  # keep what was done; the next call meets the failure first
                 raise
-            if answer.get("status") == "ACCEPTED":
-                report.acknowledged[sku] = quantity
+            errors = _issues(answer)
+            if answer.get("status") == "ACCEPTED" and not errors:
+                self._submitted(sku, quantity, report)
             else:
-                report.rejected[sku] = _issues(answer) or f"status {answer.get('status')}"
+                report.rejected[sku] = errors or f"status {answer.get('status')}"
+
+    def _submitted(self, sku: str, quantity: int, report: PushReport) -> None:
+        self.submissions[sku] = Submission(quantity, self._clock())
+        report.pending[sku] = self.pending_recheck_s
+
+    # -- accepted submissions --------------------------------------------------------------
+    async def _check_submissions(self, todo: dict[str, int], report: PushReport,
+                                 deadline: float) -> None:
+        """SKUs whose value was accepted earlier: confirm instead of sending again. What is
+        settled here leaves `todo`; the rest (new values, timed-out submissions) is sent."""
+        for sku, quantity in list(todo.items()):
+            submission = self.submissions.get(sku)
+            if submission is None:
+                continue
+            if (submission.quantity != quantity
+                    or self._clock() - submission.sent_at >= self.pending_timeout_s):
+                del self.submissions[sku]  # a new value, or Amazon lost it: send again
+                continue
+            del todo[sku]
+            if self._clock() >= deadline:
+                report.pending[sku] = self.pending_recheck_s  # not checked: ask later
+                continue
+            try:
+                listing = await self.api.call(
+                    "getListingsItem", "GET", self._listing_path(sku),
+                    params={"marketplaceIds": self.marketplace_id,
+                            "includedData": "fulfillmentAvailability,issues"})
+            except RequestRefused as exc:
+                if exc.status != 404:  # 404: an offer-only listing not created yet
+                    raise
+                listing = {}
+            except ChannelError:
+                if report.acknowledged or report.rejected or report.pending:
+                    report.pending[sku] = self.pending_recheck_s
+                    continue
+                raise
+            self._settle_submission(sku, quantity, listing, report)
+
+    def _settle_submission(self, sku: str, quantity: int, listing: JsonObject,
+                           report: PushReport) -> None:
+        if _merchant_quantity(listing) == quantity:
+            del self.submissions[sku]
+            report.acknowledged[sku] = quantity
+        elif errors := _issues(listing, FULFILLMENT_ATTRIBUTE):
+            del self.submissions[sku]
+            report.rejected[sku] = errors
+        else:
+            report.pending[sku] = self.pending_recheck_s
 
     async def _patch(self, sku: str, quantity: int) -> JsonObject:
         return await self.api.call(
@@ -197,8 +305,13 @@ class AmazonConnector:
             return set(feed.quantities)
         result = await feeds.outcome(self.api, feed)
         self.pending_feed = None
-        # Everything the feed set is now there, wanted in this call or not.
-        report.acknowledged.update(result.applied)
+        # Everything the feed carried is now queued at Amazon, wanted in this call or not;
+        # a SKU this call wants at another value is sent anew below.
+        for sku, quantity in result.accepted.items():
+            if latest.get(sku, quantity) == quantity:
+                self._submitted(sku, quantity, report)
+            else:
+                self.submissions[sku] = Submission(quantity, self._clock())
         for sku, reason in result.failed.items():
             if latest.get(sku) == feed.quantities[sku]:  # else the new value gets its own try
                 report.rejected[sku] = reason
@@ -214,7 +327,9 @@ def _merchant_quantity(listing: JsonObject) -> int | None:
     return None
 
 
-def _issues(answer: JsonObject) -> str:
+def _issues(answer: JsonObject, attribute: str | None = None) -> str:
+    """ERROR issues of an answer (those naming `attribute`, when given)."""
     return "; ".join(f"{issue.get('code')}: {issue.get('message')}"
                      for issue in answer.get("issues") or []
-                     if issue.get("severity") == "ERROR")
+                     if issue.get("severity") == "ERROR" and (
+                         attribute is None or attribute in (issue.get("attributeNames") or [])))

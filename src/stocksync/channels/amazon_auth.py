@@ -37,8 +37,9 @@ class RateLimit:
     burst: float  # bucket size
 
 
-# Default usage plans (amazon.md §2.2, §4). Amazon may give a seller other rates (dynamic
-# usage plans, §3): `x-amzn-RateLimit-Limit` on responses corrects the rate, never the burst.
+# Default usage plans (amazon.md §2.2, §4; Orders API v0 below). Amazon may give a seller
+# other rates (dynamic usage plans, §3): `x-amzn-RateLimit-Limit` on responses corrects the
+# rate, never the burst.
 DEFAULT_RATE_LIMITS: Mapping[str, RateLimit] = {
     "getListingsItem": RateLimit(5.0, 10.0),
     "patchListingsItem": RateLimit(5.0, 5.0),
@@ -47,6 +48,11 @@ DEFAULT_RATE_LIMITS: Mapping[str, RateLimit] = {
     "getFeed": RateLimit(2.0, 15.0),
     "getFeedDocument": RateLimit(0.0222, 10.0),
     "cancelFeed": RateLimit(2.0, 15.0),
+    # Orders API v0 usage plans (models/orders-api-model/ordersV0.json, getOrders,
+    # getOrder, getOrderItems): one getOrders a minute sustained, a burst of 20.
+    "getOrders": RateLimit(0.0167, 20.0),
+    "getOrder": RateLimit(0.5, 30.0),
+    "getOrderItems": RateLimit(0.5, 30.0),
 }
 FALLBACK_RATE_LIMIT = RateLimit(1.0, 1.0)
 

@@ -30,8 +30,12 @@ MERCHANT_FULFILLED = "DEFAULT"  # FBA quantities are Amazon's to manage (amazon.
 
 
 def quantity_patch(quantity: int) -> JsonObject:
-    """The JSON Patch both paths send: replace the top-level attribute, absolute quantity."""
-    return {"op": "replace", "path": "/attributes/fulfillment_availability",
+    """The JSON Patch both paths send: an absolute quantity, MERGED into the DEFAULT entry of
+    fulfillment_availability. `replace` would drop what it does not carry, i.e. the seller's
+    handling time (lead_time_to_ship_max_days) and restock_date; `merge` keeps them ("Merge
+    a listing", developer-docs.amazon.com/sp-api/docs/merge-a-listing; changelog 2025-06-16).
+    The selector field fulfillment_channel_code must be present and non-empty."""
+    return {"op": "merge", "path": "/attributes/fulfillment_availability",
             "value": [{"fulfillment_channel_code": MERCHANT_FULFILLED, "quantity": quantity}]}
 
 
@@ -49,7 +53,10 @@ class SubmittedFeed:
 
 @dataclass(slots=True)
 class FeedOutcome:
-    applied: dict[str, int] = field(default_factory=dict)  # sku -> value now there
+    # sku -> value Amazon accepted. Not applied yet: the processing report's
+    # messagesAccepted are messages "accepted, the associated updates are being applied"
+    # (listings-feed-processing-report-schema-v2.json), like a patch's ACCEPTED.
+    accepted: dict[str, int] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # sku -> why (ERROR issues)
 
 
@@ -106,8 +113,8 @@ async def wait_until_finished(api: SpApi, feed: SubmittedFeed, wait_s: float,
 
 
 async def outcome(api: SpApi, feed: SubmittedFeed) -> FeedOutcome:
-    """What a finished feed did, per SKU. Only DONE applies messages for sure: a FATAL feed
-    may have applied some, none or all, so its SKUs count as not applied and are sent again."""
+    """What a finished feed did, per SKU. Only a DONE feed accepted messages for sure: a FATAL
+    feed may have accepted some, none or all, so its SKUs count as not sent and go again."""
     result = FeedOutcome()
     if feed.status != "DONE":
         return result
@@ -123,7 +130,7 @@ async def outcome(api: SpApi, feed: SubmittedFeed) -> FeedOutcome:
     except ValueError as exc:
         raise Unavailable(f"feed {feed.feed_id}: unreadable processing report") from exc
     errors: dict[str, list[str]] = {}
-    unattributed = False  # an ERROR naming no message of ours: nothing counts as applied
+    unattributed = False  # an ERROR naming no message of ours: nothing counts as accepted
     for issue in report.get("issues") or []:
         if issue.get("severity") != "ERROR":
             continue  # WARNING / INFO do not stop a message
@@ -136,5 +143,5 @@ async def outcome(api: SpApi, feed: SubmittedFeed) -> FeedOutcome:
         if sku in errors:
             result.failed[sku] = "; ".join(errors[sku])
         elif not unattributed:
-            result.applied[sku] = quantity
+            result.accepted[sku] = quantity
     return result

@@ -1,19 +1,25 @@
 """eBay connector: absolute quantities through the Sell Inventory API's
-`bulkUpdatePriceQuantity`, within eBay's call quota and its daily revision cap.
+`bulkUpdatePriceQuantity`, within eBay's call quota and its daily revision cap; sales
+back in through the Sell Fulfillment API (channels/ebay_orders.py).
 
 Wire format: ebay.md in the channel notes (/work/shared/channels/ebay.md), cited as
 "ebay.md §N". What it does per SKU:
 
-- write (§4): one `requests[]` element sets the inventory item's ship-to-home quantity and
-  the `availableQuantity` of the SKU's published fixed-price offer on `marketplace_id` to
-  the same absolute value (buyers see the smaller of the two, §3);
-- read (§2): `POST /bulk_get_inventory_item`, 25 SKUs per call, ship-to-home quantity;
+- write (§3, §4; eBay's bulk-updates guide): the channel's quantity is the share of ONE
+  marketplace (`marketplace_id`), so it goes to the `availableQuantity` of the SKU's
+  published fixed-price offer there. The inventory item's ship-to-home quantity is the
+  item's quantity across every marketplace, and a listing shows the smaller of the two,
+  so it is set to the largest share any published offer of the SKU now has (read with
+  getOffers just before): every marketplace shows its own share, two channels on one
+  account (EBAY_US, EBAY_GB) never overwrite each other, and eBay still takes each sale
+  off that shared total, so buyers on two marketplaces cannot together buy more than it;
+- read (§2, §3): the smaller of the item's ship-to-home quantity and the offer's share;
 - map (§3): SKU -> offerId via getOffers; the offer's listing id keys the revision count.
 
-Batch size: the call reference says one SKU per call, the guide and the request schema
-say 25 SKUs (§4, unconfirmed). The connector sends up to 25 SKUs per call; the first
-time eBay refuses a multi-SKU call as a whole (HTTP 400) it re-sends those SKUs one per
-call and keeps doing so (`skus_per_call=1` pins the strict reading from the start).
+Batch size: the call reference says one SKU per call, the current guide and the
+`BulkPriceQuantity` type say up to 25 inventory items (§4). The connector sends up to 25
+SKUs per call; the first time eBay refuses a multi-SKU call as a whole (HTTP 400) it
+re-sends those SKUs one per call and keeps doing so (`skus_per_call=1` pins that).
 
 Revision cap (§2, §5): a listing may be revised at most 250 times per calendar day. The
 connector counts its own revisions per listing per UTC day and refuses, per SKU, an
@@ -25,16 +31,23 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import ClassVar
 
 import httpx
 
-from stocksync.channels.base import ChannelError, PushReport, QuantitySet, RateLimited, Rejected
+from stocksync.channels.base import (
+    ChannelError,
+    OrderPage,
+    PushReport,
+    QuantitySet,
+    RateLimited,
+    Rejected,
+)
 from stocksync.channels.ebay_auth import (
     DEFAULT_CALL_LIMIT,
     DEFAULT_CALL_WINDOW_S,
+    SELL_FULFILLMENT_READONLY_SCOPE,
     SELL_INVENTORY_SCOPE,
     BadRequest,
     EbaySession,
@@ -42,9 +55,22 @@ from stocksync.channels.ebay_auth import (
     error_summary,
     json_body,
 )
+from stocksync.channels.ebay_notification_keys import NotificationKeys
+from stocksync.channels.ebay_orders import (
+    DEFAULT_FULFILLMENT_CALL_LIMIT,
+    ORDER_POLL_SECONDS,
+    EbayOrders,
+)
+from stocksync.channels.ebay_revisions import (
+    DAILY_REVISION_CAP,
+    REVISION_CAP_REASON,
+    RevisionCount,
+    utc_now,
+)
+from stocksync.core.inbound import InboundMessage
 
-DAILY_REVISION_CAP = 250  # revisions per listing per calendar day (ebay.md §2, §5)
-REVISION_CAP_REASON = "daily revision cap reached"
+__all__ = ["DAILY_REVISION_CAP", "REVISION_CAP_REASON", "EbayConnector", "RevisionCount"]
+
 BASE = "/sell/inventory/v1"
 MAX_SKUS_PER_CALL = 25  # bulk_update_price_quantity / bulk_get_inventory_item (ebay.md §2, §4)
 ITEMS_PAGE = 100  # GET /inventory_item page size (offset is a page index, ebay.md §2)
@@ -52,44 +78,13 @@ OFFERS_PAGE = 25  # getOffers returns at most 25 offers for one SKU
 FIXED_PRICE = "FIXED_PRICE"  # auction offers must keep availableQuantity 1 (ebay.md §3)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(slots=True)
-class RevisionCount:
-    """Revisions this connector made per listing today (UTC). eBay's "calendar day" time
-    zone is not documented (unconfirmed); the simulator uses UTC as well."""
-
-    cap: int
-    now: Callable[[], datetime] = _utc_now
-    day: date | None = None
-    used: dict[str, int] = field(default_factory=dict)
-
-    def _roll(self) -> None:
-        today = self.now().date()
-        if today != self.day:
-            self.day, self.used = today, {}
-
-    def of(self, listing: str) -> int:
-        self._roll()
-        return self.used.get(listing, 0)
-
-    def left(self, listing: str) -> int:
-        return max(0, self.cap - self.of(listing))
-
-    def add(self, listing: str, count: int = 1) -> None:
-        self.used[listing] = max(0, self.of(listing) + count)
-
-    def at_least(self, listing: str, count: int) -> None:
-        self.used[listing] = max(self.of(listing), count)
-
-
 class EbayConnector:
-    """Pushes absolute quantities of one seller account's listings on one marketplace."""
+    """Pushes absolute quantities of one seller account's listings on one marketplace,
+    and reads that marketplace's sales back (PollsOrders, FetchesOrders)."""
 
     kind: ClassVar[str] = "ebay"
     max_batch: ClassVar[int] = MAX_SKUS_PER_CALL
+    order_poll_seconds: ClassVar[float] = ORDER_POLL_SECONDS
 
     def __init__(self, client: httpx.AsyncClient, api_url: str, client_id: str,
                  client_secret: str, refresh_token: str, *, marketplace_id: str = "EBAY_US",
@@ -99,17 +94,33 @@ class EbayConnector:
                  revisions_today: Mapping[str, int] | None = None,
                  call_limit: int = DEFAULT_CALL_LIMIT,
                  call_window_s: float = DEFAULT_CALL_WINDOW_S,
+                 fulfillment_call_limit: int = DEFAULT_FULFILLMENT_CALL_LIMIT,
+                 restock_cancellations: bool = False,
                  scopes: Sequence[str] = (SELL_INVENTORY_SCOPE,),
                  mapping: Mapping[str, str] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 now: Callable[[], datetime] = _utc_now) -> None:
+                 now: Callable[[], datetime] = utc_now) -> None:
         """`api_url`: https://api.ebay.com, https://api.sandbox.ebay.com or a simulator.
         `revisions_today`: sku -> revisions already made today (e.g. before a restart).
-        `call_limit`/`call_window_s`: this connector's share of the app's call quota."""
+        `call_limit`/`call_window_s`: this connector's share of the app's Inventory API
+        quota; `fulfillment_call_limit` likewise for the Fulfillment API (per window).
+        `restock_cancellations`: the merchant relists cancelled orders' units (see
+        channels/ebay_orders.py), so a cancellation is a return."""
         self.session = EbaySession(client, api_url, client_id, client_secret, refresh_token,
                                    scopes=scopes, call_limit=call_limit,
                                    call_window_s=call_window_s, clock=clock, sleep=sleep)
+        # Orders need the sell.fulfillment(.readonly) scope, which the merchant must have
+        # granted; a separate token keeps pushes working if it was not. Its own pacer:
+        # eBay counts each API's quota separately (ebay.md §5).
+        self.orders = EbayOrders(
+            EbaySession(client, api_url, client_id, client_secret, refresh_token,
+                        scopes=(SELL_FULFILLMENT_READONLY_SCOPE,),
+                        call_limit=fulfillment_call_limit, call_window_s=call_window_s,
+                        clock=clock, sleep=sleep),
+            marketplace_id, restock_cancellations=restock_cancellations)
+        self.notification_keys = NotificationKeys(client, api_url, client_id, client_secret,
+                                                  clock)
         self.marketplace_id = marketplace_id
         self.merchant_location_key = merchant_location_key
         self.skus_per_call = max(1, min(MAX_SKUS_PER_CALL, skus_per_call))
@@ -118,6 +129,15 @@ class EbayConnector:
         self.revisions = RevisionCount(revision_cap, now)
         self._seeded = dict(revisions_today or {})
         self._seeded_on = now().date()
+
+    # -- orders (PollsOrders, FetchesOrders) ------------------------------------------------
+    async def poll_orders(self, cursor: str) -> OrderPage:
+        """Sales (and, if configured, restocking cancellations) of this marketplace
+        modified since `cursor`; see channels/ebay_orders.py."""
+        return await self.orders.poll(cursor)
+
+    async def fetch_orders(self, order_ids: Sequence[str]) -> list[InboundMessage]:
+        return await self.orders.fetch(order_ids)
 
     # -- revision cap --------------------------------------------------------------------
     def revisions_left(self, sku: str) -> int:
@@ -150,13 +170,13 @@ class EbayConnector:
                                         f"{self.marketplace_id} is mapped to this SKU")
         pending: list[tuple[str, int]] = []
         try:
-            await self._learn_listings([s for s in latest if s in self.mapping
-                                        and s not in self.listings], report)
+            totals = await self._read_offers([s for s in latest if s in self.mapping],
+                                             latest, report)
             pending = self._reserve_revisions(latest, report)
             while pending:
                 size = self.skus_per_call
                 chunk, pending = pending[:size], pending[size:]
-                pending = await self._push(chunk, report) + pending
+                pending = await self._push(chunk, totals, report) + pending
         except ChannelError:
             for sku, _ in pending:  # never sent
                 self.revisions.add(self._listing(sku), -1)
@@ -165,7 +185,20 @@ class EbayConnector:
         return report
 
     async def fetch_quantities(self, skus: Sequence[str]) -> dict[str, int]:
-        """Ship-to-home quantity of each inventory item; unknown SKUs are left out."""
+        """What this marketplace shows: the smaller of the item's ship-to-home quantity
+        and the mapped offer's share (ebay.md §3); the item's quantity for SKUs without
+        a mapped offer; unknown SKUs are left out."""
+        found = await self._item_quantities(skus)
+        for sku in [s for s in found if s in self.mapping]:
+            response = await self.session.call("GET", f"{BASE}/offer/{self.mapping[sku]}",
+                                               missing_ok=True)
+            share = (json_body(response).get("availableQuantity")
+                     if response is not None else None)
+            if isinstance(share, int):
+                found[sku] = min(found[sku], share)
+        return found
+
+    async def _item_quantities(self, skus: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}
         wanted = list(dict.fromkeys(skus))
         for start in range(0, len(wanted), MAX_SKUS_PER_CALL):
@@ -182,7 +215,8 @@ class EbayConnector:
         return found
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
-        raise NotImplementedError("eBay notification ingestion is not implemented yet")
+        raise NotImplementedError("eBay notifications are parsed by ingest/ebay.py "
+                                  "(EbayNotificationParser)")
 
     async def discover_mapping(self, skus: Sequence[str] | None = None) -> dict[str, str]:
         """Look up the published fixed-price offer of each SKU (all inventory items when
@@ -227,12 +261,13 @@ class EbayConnector:
             allowed.append((sku, quantity))
         return allowed
 
-    async def _push(self, chunk: list[tuple[str, int]], report: PushReport
-                    ) -> list[tuple[str, int]]:
+    async def _push(self, chunk: list[tuple[str, int]], totals: dict[str, int],
+                    report: PushReport) -> list[tuple[str, int]]:
         """One bulkUpdatePriceQuantity call; returns SKUs to send again (one per call).
         Their revisions were reserved; what eBay refused is given back here."""
         listings = [self._listing(sku) for sku, _ in chunk]
-        body = {"requests": [self._request(sku, quantity) for sku, quantity in chunk]}
+        body = {"requests": [self._request(sku, quantity, totals.get(sku, quantity))
+                             for sku, quantity in chunk]}
         try:
             response = await self.session.call("POST", f"{BASE}/bulk_update_price_quantity",
                                                json=body)
@@ -267,12 +302,13 @@ class EbayConnector:
                 report.rejected[sku] = error_summary(errors)
         return []
 
-    def _request(self, sku: str, quantity: int) -> JsonObject:
-        ship: JsonObject = {"quantity": quantity}
+    def _request(self, sku: str, quantity: int, total: int) -> JsonObject:
+        """Our marketplace's share on our offer; the item's all-marketplace quantity set
+        to `total` (the largest share, ours included; see the module docstring)."""
+        ship: JsonObject = {"quantity": total}
         if self.merchant_location_key:
             ship["availabilityDistributions"] = [
-                {"merchantLocationKey": self.merchant_location_key, "quantity": quantity}]
-        # Both levels (ebay.md §4): the item's total and the marketplace offer's share.
+                {"merchantLocationKey": self.merchant_location_key, "quantity": total}]
         return {"sku": sku, "shipToLocationAvailability": ship,
                 "offers": [{"offerId": self.mapping[sku], "availableQuantity": quantity}]}
 
@@ -290,19 +326,32 @@ class EbayConnector:
             results.setdefault(str(sku), []).extend(errors)
         return results
 
-    async def _learn_listings(self, skus: list[str], report: PushReport) -> None:
-        """Listing ids for SKUs mapped from storage (getOffer per SKU, once a process)."""
+    async def _read_offers(self, skus: list[str], latest: dict[str, int],
+                           report: PushReport) -> dict[str, int]:
+        """getOffers (every marketplace) per SKU just before writing: checks the mapped
+        offer still exists and is published, learns its listing id, and returns
+        sku -> the item total to write: the largest published share, ours as `latest`."""
+        totals: dict[str, int] = {}
         for sku in skus:
-            response = await self.session.call("GET", f"{BASE}/offer/{self.mapping[sku]}",
-                                               missing_ok=True)
-            offer = json_body(response) if response is not None else None
-            if offer is None or offer.get("sku") not in (None, sku):
+            response = await self.session.call("GET", f"{BASE}/offer", params={
+                "sku": sku, "limit": OFFERS_PAGE}, missing_ok=True)
+            offers = [o for o in (json_body(response).get("offers") or [])
+                      if isinstance(o, dict)] if response is not None else []
+            ours = next((o for o in offers if str(o.get("offerId")) == self.mapping[sku]),
+                        None)
+            if ours is None:
                 del self.mapping[sku]
                 report.rejected[sku] = "the mapped eBay offer no longer exists"
-            elif offer.get("status") != "PUBLISHED":
+                continue
+            if ours.get("status") != "PUBLISHED":
                 report.rejected[sku] = "the mapped eBay offer is not published"
-            else:
-                self._remember_listing(sku, offer)
+                continue
+            self._remember_listing(sku, ours)
+            shares = [int(o["availableQuantity"]) for o in offers
+                      if o is not ours and o.get("status") == "PUBLISHED"
+                      and isinstance(o.get("availableQuantity"), int)]
+            totals[sku] = max([latest[sku], *shares])
+        return totals
 
     # -- mapping -----------------------------------------------------------------------------
     def _usable(self, offer: JsonObject) -> bool:

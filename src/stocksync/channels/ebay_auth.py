@@ -26,6 +26,10 @@ JsonObject = dict[str, Any]  # JSON at the wire boundary
 
 TOKEN_PATH = "/identity/v1/oauth2/token"
 SELL_INVENTORY_SCOPE = "https://api.ebay.com/oauth/api_scope/sell.inventory"
+# getOrders needs sell.fulfillment or sell.fulfillment.readonly (Fulfillment API scopes);
+# stocksync only reads orders, so it asks for the read-only one. The merchant's consent
+# (the refresh token) must include it.
+SELL_FULFILLMENT_READONLY_SCOPE = "https://api.ebay.com/oauth/api_scope/sell.fulfillment.readonly"
 # Refresh this long before the token expires: a tenth of its life, at most 5 minutes.
 REFRESH_MARGIN_SHARE = 0.1
 MAX_REFRESH_MARGIN_S = 300.0

@@ -15,6 +15,7 @@ from stocksync.channels.shopify import ShopifyConnector
 from stocksync.channels.square import PRODUCTION_URL as SQUARE_URL
 from stocksync.channels.square import SquareConnector
 from stocksync.channels.woocommerce import WooCommerceConnector
+from stocksync.core.channel_rules import ExternalChanges
 from stocksync.core.channels import Channel, ChannelKind
 from stocksync.core.errors import InvalidInput
 
@@ -41,6 +42,15 @@ PUSHED = {ChannelKind.SHOPIFY, ChannelKind.GENERIC_HTTP, ChannelKind.WOOCOMMERCE
 MAPPING_FIELDS = {ChannelKind.SHOPIFY: "inventory_item_id", ChannelKind.EBAY: "offer_id",
                   ChannelKind.WOOCOMMERCE: "product_id",
                   ChannelKind.SQUARE: "catalog_object_id"}
+# Pushes compare-and-set against the value stocksync expects there (a push that crosses a
+# sale at the channel fails instead of erasing it). Elsewhere a channel that sold since our
+# last set is set again (see app/channel_changes.py).
+COMPARE_AND_SET = {ChannelKind.SHOPIFY}
+# A change made inside the channel that no order explains: where people buy, and the
+# platform reports its levels, it is accepted (never pushed over); a B2B portal or custom
+# storefront is fed only by stocksync, so stocksync's value is put back there.
+DEFAULT_EXTERNAL_CHANGES = {kind: ExternalChanges.ACCEPT for kind in ChannelKind} | {
+    ChannelKind.GENERIC_HTTP: ExternalChanges.OVERWRITE}
 # These connectors pace themselves from the platform's own limits.
 SELF_PACED = {ChannelKind.SHOPIFY, ChannelKind.WOOCOMMERCE, ChannelKind.SQUARE,
               ChannelKind.EBAY, ChannelKind.AMAZON}
@@ -62,6 +72,15 @@ def check(kind: ChannelKind, settings: dict[str, str], credentials: dict[str, st
         if not ok:
             raise InvalidInput("settings.max_requests_per_second must be a number from "
                                "0 to 10000", field="settings.max_requests_per_second")
+    poll = settings.get("order_poll_seconds")
+    if poll is not None:
+        try:
+            ok = float(poll) == 0 or 1 <= float(poll) <= 86_400
+        except ValueError:
+            ok = False
+        if not ok:
+            raise InvalidInput("settings.order_poll_seconds must be 0 (off) or a number of "
+                               "seconds from 1 to 86400", field="settings.order_poll_seconds")
     for name in needed_settings:
         if not settings.get(name):
             raise InvalidInput(f"a {kind.value} channel needs settings.{name}",
@@ -71,6 +90,12 @@ def check(kind: ChannelKind, settings: dict[str, str], credentials: dict[str, st
             if not (credentials or {}).get(name):
                 raise InvalidInput(f"a {kind.value} channel needs credentials.{name}",
                                    field=f"credentials.{name}")
+
+
+def location_map(settings: dict[str, str]) -> dict[str, str]:
+    """`location.<platform location id>` settings: platform location -> stocksync location."""
+    return {key.split(".", 1)[1]: code for key, code in settings.items()
+            if key.startswith("location.") and code}
 
 
 def _rate(settings: dict[str, str]) -> float | None:
@@ -87,7 +112,7 @@ def build(channel: Channel, credentials: dict[str, str], client: httpx.AsyncClie
             return ShopifyConnector(client, s["shop_url"], c["access_token"],
                                     location_id=s["location_id"],
                                     api_version=s.get("api_version", "2026-04"),
-                                    key_namespace=namespace)
+                                    key_namespace=namespace, locations=location_map(s))
         case ChannelKind.GENERIC_HTTP:
             return GenericHttpConnector(client, s["url"], c["secret"], key_namespace=namespace)
         case ChannelKind.WOOCOMMERCE:
@@ -104,11 +129,13 @@ def build(channel: Channel, credentials: dict[str, str], client: httpx.AsyncClie
                                  c["client_id"], c["client_secret"], c["refresh_token"],
                                  marketplace_id=s.get("marketplace_id", "EBAY_US"),
                                  merchant_location_key=s.get("merchant_location_key"),
-                                 revisions_today=revisions_today)
+                                 revisions_today=revisions_today,
+                                 restock_cancellations=s.get("restock_cancellations") == "true")
         case ChannelKind.AMAZON:
             return AmazonConnector(client, s["endpoint"], c["lwa_client_id"],
                                    c["lwa_client_secret"], c["refresh_token"],
                                    seller_id=s["seller_id"], marketplace_id=s["marketplace_id"],
-                                   token_url=s.get("token_url", LWA_TOKEN_URL))
+                                   token_url=s.get("token_url", LWA_TOKEN_URL),
+                                   orders_since=channel.created_at)
     raise InvalidInput(f"stocksync does not push to {channel.kind.value} channels",
                        field="kind")

@@ -21,11 +21,13 @@ from typing import Any, ClassVar
 import httpx
 
 from stocksync.channels.base import (
+    OrderPage,
     PushReport,
     QuantitySet,
     Rejected,
     Unavailable,
 )
+from stocksync.channels.shopify_orders import ShopifyOrderReader
 from stocksync.channels.shopify_throttle import (
     LEVEL_COST_PER_ITEM,
     MUTATION_COST,
@@ -36,6 +38,7 @@ from stocksync.channels.shopify_throttle import (
     raise_for_graphql_errors,
     raise_for_status,
 )
+from stocksync.core.inbound import InboundMessage
 
 JsonObject = dict[str, Any]  # JSON at the wire boundary
 
@@ -93,14 +96,20 @@ class _Entry:
 
 
 class ShopifyConnector:
-    """Pushes absolute `available` quantities of one location of one shop."""
+    """Pushes absolute `available` quantities of one location of one shop, and reads its
+    orders back (FetchesOrders, PollsOrders: channels/shopify_orders.py).
+
+    `locations`: Shopify location id -> stocksync location code, the channel settings'
+    `location.<id>` entries (as the webhook parser reads them)."""
 
     kind: ClassVar[str] = "shopify"
     max_batch: ClassVar[int] = 250
+    order_poll_seconds: ClassVar[float] = ShopifyOrderReader.order_poll_seconds
 
     def __init__(self, client: httpx.AsyncClient, shop_url: str, access_token: str, *,
                  location_id: str, api_version: str = "2026-04",
                  mapping: Mapping[str, str] | None = None, key_namespace: str | None = None,
+                 locations: Mapping[str, str] | None = None, order_page_size: int = 50,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
@@ -116,6 +125,8 @@ class ShopifyConnector:
         # Idempotency keys: see _idempotency_key. A random namespace per instance by default.
         self._key_namespace = uuid.uuid4().hex if key_namespace is None else key_namespace
         self._key_uses: OrderedDict[str, int] = OrderedDict()
+        self.orders = ShopifyOrderReader(self._graphql, locations or {},
+                                         page_size=order_page_size)
 
     # -- ChannelConnector --------------------------------------------------------------------
     async def set_quantities(self, changes: Sequence[QuantitySet]) -> PushReport:
@@ -137,6 +148,12 @@ class ShopifyConnector:
         sku_by_item = {self.mapping[sku]: sku for sku in skus if sku in self.mapping}
         levels = await self._read_available(list(sku_by_item))
         return {sku_by_item[item]: qty for item, qty in levels.items() if qty is not None}
+
+    async def fetch_orders(self, order_ids: Sequence[str]) -> list[InboundMessage]:
+        return await self.orders.fetch_orders(order_ids)
+
+    async def poll_orders(self, cursor: str) -> OrderPage:
+        return await self.orders.poll_orders(cursor)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
         raise NotImplementedError("Shopify webhook ingestion is not implemented yet")
@@ -179,9 +196,9 @@ class ShopifyConnector:
         unknown = [e for e in entries if e.change_from is None]
         if unknown:
             await self._refresh(unknown)
-        pending, refreshed = list(entries), set[str]()
-        # Each round succeeds, drops rejected entries, refreshes stale ones (once per entry),
-        # or confirms a replayed result (at most once: the replayed key is retired).
+        pending = list(entries)
+        # Each round succeeds, drops rejected and stale entries, or confirms a replayed
+        # result (at most once: the replayed key is retired).
         for _ in range(len(entries) + 3):
             if not pending:
                 return
@@ -197,15 +214,27 @@ class ShopifyConnector:
                     report.acknowledged[entry.sku] = after.get(entry.item_id, entry.quantity)
                 return
             stale = self._sort_user_errors(errors, pending, report)
-            if stale & refreshed:
-                raise Unavailable("Shopify stock kept changing during compare-and-set: "
-                                  f"{sorted(stale & refreshed)}")
-            # Compare-and-set lost (shopify.md §3.1): someone changed stock since `known`.
-            # stocksync is the source of truth, so re-read and set again from the fresh value.
-            await self._refresh([e for e in pending if e.sku in stale])
-            refreshed |= stale
-            pending = [e for e in pending if e.sku not in report.rejected]
+            if stale:
+                await self._report_changed([e for e in pending if e.sku in stale], report)
+            # One stale entry fails the whole call (shopify.md §3.1): send the rest again.
+            pending = [e for e in pending
+                       if e.sku not in report.rejected and e.sku not in stale]
         raise Unavailable("inventorySetQuantities did not settle")
+
+    async def _report_changed(self, entries: list[_Entry], report: PushReport) -> None:
+        """Compare-and-set lost (shopify.md §3.1): Shopify's stock moved since `known`, most
+        likely a sale whose orders/create stocksync has not counted yet. Setting stocksync's
+        value over it would erase that sale, so report what Shopify shows now and let the
+        pusher wait for the order that explains it."""
+        current = await self._read_available([e.item_id for e in entries])
+        for entry in entries:
+            value = current.get(entry.item_id)
+            if value is None:
+                report.rejected[entry.sku] = "the item is not stocked at this Shopify location"
+            elif value == entry.quantity:
+                report.acknowledged[entry.sku] = value  # already what stocksync wants
+            else:
+                report.changed[entry.sku] = value
 
     async def _confirm_replay(self, pending: list[_Entry], report: PushReport) -> list[_Entry]:
         """Shopify answered with the stored result of an earlier attempt under this key.

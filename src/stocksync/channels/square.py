@@ -1,7 +1,10 @@
 """Square connector: absolute IN_STOCK counts of one location, written as PHYSICAL_COUNT
 changes with BatchChangeInventory, read back with BatchRetrieveInventoryCounts; SKUs are
-mapped to ITEM_VARIATION ids by SearchCatalogObjects. Wire format: square.md in the channels
-docs (/work/shared/channels/square.md), cited below as "square.md §N".
+mapped to ITEM_VARIATION ids by SearchCatalogObjects. Sales and restocked returns made at
+Square come back as orders (PollsOrders, FetchesOrders: square_order_reader.py and
+square_orders.py); each count is stamped so that Square keeps applying its own later sales
+on top of it (square_stamps.py). Wire format: square.md in the channels docs
+(/work/shared/channels/square.md), cited below as "square.md §N".
 
 Why PHYSICAL_COUNT and not ADJUSTMENT: stocksync is the source of truth and always knows the
 absolute value it wants. An adjustment is a delta computed from a value read earlier; Square
@@ -27,7 +30,8 @@ from typing import ClassVar
 
 import httpx
 
-from stocksync.channels.base import PushReport, QuantitySet, Rejected, Unavailable
+from stocksync.channels.base import OrderPage, PushReport, QuantitySet, Rejected, Unavailable
+from stocksync.channels.square_order_reader import SquareOrderReader
 from stocksync.channels.square_pacing import (
     DEFAULT_BURST,
     DEFAULT_REQUESTS_PER_SECOND,
@@ -37,6 +41,8 @@ from stocksync.channels.square_pacing import (
     codes_of,
     errors_of,
 )
+from stocksync.channels.square_stamps import CountStamps
+from stocksync.core.inbound import InboundMessage
 
 PRODUCTION_URL = "https://connect.squareup.com"
 SANDBOX_URL = "https://connect.squareupsandbox.com"
@@ -66,6 +72,7 @@ class _Entry:
     sku: str
     object_id: str
     quantity: int
+    as_of: datetime | None = None  # QuantitySet.as_of: Square's own changes included
 
 
 class SquareConnector:
@@ -73,6 +80,9 @@ class SquareConnector:
 
     kind: ClassVar[str] = "square"
     max_batch: ClassVar[int] = MAX_CHANGES
+    # Square publishes no numeric rate limit (square.md §5): one search every 30 s is a
+    # small share of the budget the pacer keeps, and till sales arrive within it.
+    order_poll_seconds: ClassVar[float] = 30.0
 
     def __init__(self, client: httpx.AsyncClient, base_url: str, access_token: str, *,
                  location_id: str, square_version: str = DEFAULT_SQUARE_VERSION,
@@ -86,13 +96,18 @@ class SquareConnector:
         self.location_id = location_id
         self.mapping: dict[str, str] = dict(mapping or {})  # sku -> ITEM_VARIATION id
         self.ambiguous: dict[str, list[str]] = {}  # SKUs several variations carry
+        # Variations whose inventory Square does not track: their sales move no stock there.
+        self.untracked: set[str] = set()
+        self.stamps = CountStamps()
+        self.orders = SquareOrderReader(self._post_json, location_id, self.mapping,
+                                        self.untracked)
         self.pacer = Pacer(requests_per_second, burst, clock, sleep)
         self._headers = {"Authorization": f"Bearer {access_token}",
                          "Square-Version": square_version, "Accept": "application/json"}
         self._clock = clock
         # Idempotency keys: see _request. A random namespace per instance by default.
         self._key_namespace = uuid.uuid4().hex if key_namespace is None else key_namespace
-        self._pending: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._pending: OrderedDict[str, tuple[list[str], float]] = OrderedDict()
 
     # -- ChannelConnector --------------------------------------------------------------------
     async def set_quantities(self, changes: Sequence[QuantitySet]) -> PushReport:
@@ -101,7 +116,7 @@ class SquareConnector:
         for sku, change in {c.sku: c for c in changes}.items():  # the last value per SKU
             object_id = self.mapping.get(sku)
             if object_id is not None:
-                entries.append(_Entry(sku, object_id, change.quantity))
+                entries.append(_Entry(sku, object_id, change.quantity, change.as_of))
             elif sku in self.ambiguous:
                 report.rejected[sku] = (f"{len(self.ambiguous[sku])} Square item variations "
                                         f"have this SKU: {', '.join(self.ambiguous[sku])}")
@@ -129,6 +144,15 @@ class SquareConnector:
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
         raise NotImplementedError("Square webhooks are parsed by stocksync.ingest.square")
 
+    # -- PollsOrders / FetchesOrders ----------------------------------------------------------
+    async def poll_orders(self, cursor: str) -> OrderPage:
+        """Orders of the location updated since `cursor` (SearchOrders by updated_at)."""
+        return await self.orders.poll(cursor)
+
+    async def fetch_orders(self, order_ids: Sequence[str]) -> list[InboundMessage]:
+        """The orders an order.created/updated webhook named (BatchRetrieveOrders)."""
+        return await self.orders.fetch(order_ids)
+
     async def discover_mapping(self, skus: Sequence[str] | None = None) -> dict[str, str]:
         """Search ITEM_VARIATIONs (all, or those with the given SKUs) and record
         sku -> variation id in `mapping`. Square lets several variations share a SKU: such
@@ -147,6 +171,7 @@ class SquareConnector:
                 # The search matches case-insensitively; stocksync SKUs are exact.
                 if isinstance(sku, str) and sku and (wanted is None or sku in wanted):
                     ids_by_sku.setdefault(sku, set()).add(str(variation["id"]))
+                    self._note_tracking(variation)
         found = {sku: next(iter(ids)) for sku, ids in ids_by_sku.items() if len(ids) == 1}
         for sku, ids in ids_by_sku.items():
             if len(ids) > 1:
@@ -157,9 +182,31 @@ class SquareConnector:
         self.mapping.update(found)
         return found
 
+    def _note_tracking(self, variation: JsonObject) -> None:
+        """track_inventory of the variation, overridden per location (CatalogItemVariation
+        `track_inventory`, `location_overrides[].track_inventory`)."""
+        data = variation.get("item_variation_data") or {}
+        tracked = data.get("track_inventory") is not False
+        for override in data.get("location_overrides") or []:
+            if (isinstance(override, dict) and override.get("location_id") == self.location_id
+                    and isinstance(override.get("track_inventory"), bool)):
+                tracked = override["track_inventory"]
+        if tracked:
+            self.untracked.discard(str(variation["id"]))
+        else:
+            self.untracked.add(str(variation["id"]))
+
     # -- pushing -------------------------------------------------------------------------------
     async def _push(self, entries: list[_Entry], report: PushReport) -> None:
         pending = sorted(entries, key=lambda e: (e.object_id, e.sku))
+        unknown = sorted({e.object_id for e in pending if e.as_of is not None
+                          and not self.stamps.known(e.object_id)})
+        if unknown:
+            # First count of these items in this process: never stamp one older than the
+            # count already at Square (square_stamps.py), e.g. ours from before a restart.
+            now = datetime.now(UTC)
+            for object_id, moment in (await self.orders.latest_counts(unknown, now)).items():
+                self.stamps.learn(object_id, moment)
         for _ in range(MAX_ROUNDS):
             if not pending:
                 return
@@ -196,19 +243,23 @@ class SquareConnector:
         forgotten: the same values pushed later (stock went 3 -> 5 -> 3) get a new time and
         so a new key, instead of being swallowed as a replay.
         """
-        content = json.dumps([self.location_id, [(e.object_id, e.quantity) for e in entries]])
+        content = json.dumps([self.location_id, [
+            (e.object_id, e.quantity, e.as_of and _rfc3339(e.as_of)) for e in entries]])
         now = self._clock()
         first = self._pending.get(content)
         retry = first is not None and now - first[1] <= REPLAY_WINDOW_S
         if first is None or not retry:
-            first = (_rfc3339(datetime.now(UTC)), now)
+            moment = datetime.now(UTC)
+            stamps = [_rfc3339(self.stamps.stamp(e.object_id, e.as_of, moment))
+                      for e in entries]
+            first = (stamps, now)
             self._pending[content] = first
             self._pending.move_to_end(content)
             while len(self._pending) > PENDING_REMEMBERED:
                 self._pending.popitem(last=False)
         counts = [{"catalog_object_id": e.object_id, "state": "IN_STOCK",
                    "location_id": self.location_id, "quantity": str(e.quantity),
-                   "occurred_at": first[0]} for e in entries]
+                   "occurred_at": stamp} for e, stamp in zip(entries, first[0], strict=True)]
         digest = hashlib.sha256(json.dumps([self._key_namespace, self.base_url, counts],
                                            sort_keys=True).encode()).digest()
         key = str(uuid.UUID(bytes=digest[:16], version=5))
@@ -285,6 +336,9 @@ class SquareConnector:
             request = {**request, "cursor": cursor}
 
     # -- transport -----------------------------------------------------------------------------
+    async def _post_json(self, path: str, body: JsonObject) -> JsonObject:
+        return (await self._post(path, body))[1]
+
     async def _post(self, path: str, body: JsonObject, *, batch_errors: bool = False
                     ) -> tuple[int, JsonObject]:
         """POST once the pacer allows; the one place where failures become ChannelErrors."""

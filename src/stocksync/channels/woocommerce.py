@@ -13,6 +13,10 @@ quantity while stock is not managed) through `POST /products/batch` and
 `POST /products/{id}/variations/batch`, at most 100 objects each; the batch is not atomic
 and reports per-item errors inline with HTTP 200 (§3). There is no compare-and-set nor
 idempotency key (§2): a repeated absolute set is harmless, and writes are serialised here.
+
+Orders come in by webhook (stocksync.ingest.woocommerce) and, as a safety net, by polling
+`GET /orders` (PollsOrders) or reading named orders (FetchesOrders): see
+woocommerce_order_reader.py; what an order means for stock is in woocommerce_orders.py.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from typing import Any, ClassVar
 
 import httpx
 
-from stocksync.channels.base import PushReport, QuantitySet, Rejected, Unavailable
+from stocksync.channels import woocommerce_order_reader as orders
+from stocksync.channels.base import OrderPage, PushReport, QuantitySet, Rejected, Unavailable
 from stocksync.channels.woocommerce_pacing import BatchTooLarge, RequestPacer, raise_for_status
+from stocksync.core.inbound import InboundMessage
 
 JsonObject = dict[str, Any]  # JSON at the wire boundary
 
@@ -87,10 +93,12 @@ class _Update:
 
 
 class WooCommerceConnector:
-    """Pushes absolute stock quantities of products and variations of one store."""
+    """Pushes absolute stock quantities of products and variations of one store, and reads
+    its orders back (PollsOrders, FetchesOrders)."""
 
     kind: ClassVar[str] = "woocommerce"
     max_batch: ClassVar[int] = BATCH_LIMIT
+    order_poll_seconds: ClassVar[float] = orders.ORDER_POLL_SECONDS
 
     def __init__(self, client: httpx.AsyncClient, store_url: str, consumer_key: str,
                  consumer_secret: str, *, credentials_in_query: bool = False,
@@ -147,6 +155,13 @@ class WooCommerceConnector:
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
         raise NotImplementedError("WooCommerce webhooks are parsed by stocksync.ingest")
+
+    # -- PollsOrders / FetchesOrders ----------------------------------------------------------
+    async def poll_orders(self, cursor: str) -> OrderPage:
+        return await orders.poll_orders(self._call, cursor)
+
+    async def fetch_orders(self, order_ids: Sequence[str]) -> list[InboundMessage]:
+        return await orders.fetch_orders(self._call, order_ids)
 
     async def discover_mapping(self, skus: Sequence[str] | None = None) -> dict[str, str]:
         """Find the products and variations with the given SKUs (or the whole catalog) and

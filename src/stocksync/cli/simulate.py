@@ -6,16 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-simulate_app = typer.Typer(help="Run a protocol-faithful channel simulator locally.",
-                           no_args_is_help=True)
-console = Console()
+from stocksync.cli.common import FlagsCommand, command_group, console
+
+simulate_app = command_group("Run a protocol-faithful channel simulator locally.")
 Port = Annotated[int, typer.Option(help="port to listen on")]
 Host = Annotated[str, typer.Option(help="address to listen on")]
 
 
-@simulate_app.command("shopify")
+@simulate_app.command("shopify", cls=FlagsCommand)
 def shopify(
     port: Port = 8101,
     host: Host = "127.0.0.1",
@@ -48,7 +47,7 @@ def shopify(
     run(port, host, config)
 
 
-@simulate_app.command("generic")
+@simulate_app.command("generic", cls=FlagsCommand)
 def generic(
     port: Port = 8102,
     host: Host = "127.0.0.1",
@@ -86,40 +85,51 @@ def _serve(name: str, run: object, config: object, host: str, port: int) -> None
     run(port, host, config)  # type: ignore[operator]
 
 
-@simulate_app.command("ebay")
+@simulate_app.command("ebay", cls=FlagsCommand)
 def ebay(port: Port = 8103, host: Host = "127.0.0.1", seed: Seed = None,
          revision_cap: Annotated[int, typer.Option(help="revisions per listing per day")] = 250,
          token_ttl: Annotated[float, typer.Option(help="access token lifetime (s)")] = 7200.0,
+         notification_url: Annotated[str | None, typer.Option(
+             help="where signed ORDER_CONFIRMATION notifications are POSTed")] = None,
          latency_ms: Latency = 0, fail_next: FailNext = 0,
          force_rate_limit: ForceLimit = False) -> None:
-    """eBay Sell Inventory API: bulkUpdatePriceQuantity, OAuth refresh, revision cap."""
+    """eBay Sell Inventory + Fulfillment APIs: bulkUpdatePriceQuantity, getOrders, signed
+    order notifications, OAuth refresh, revision cap."""
     from stocksync.simulators.ebay import run
     from stocksync.simulators.ebay_state import EbaySimConfig
 
     _serve("eBay", run, EbaySimConfig(seed_path=seed, revision_cap=revision_cap,
+                                      notification_url=notification_url,
                                       access_token_ttl_s=token_ttl, latency_ms=latency_ms,
                                       fail_next_n=fail_next,
                                       force_rate_limit=force_rate_limit), host, port)
 
 
-@simulate_app.command("amazon")
+@simulate_app.command("amazon", cls=FlagsCommand)
 def amazon(port: Port = 8104, host: Host = "127.0.0.1", seed: Seed = None,
            feed_delay: Annotated[float, typer.Option(help="seconds to process a feed")] = 2.0,
            min_feed_interval: Annotated[float, typer.Option(
                help="seconds between feeds before it counts a violation")] = 1200.0,
+           order_forward_url: Annotated[str | None, typer.Option(
+               help="where ORDER_CHANGE notifications are forwarded")] = None,
+           order_forward_secret: Annotated[str | None, typer.Option(
+               help="webhook_secret that signs forwarded notifications")] = None,
            latency_ms: Latency = 0, fail_next: FailNext = 0,
            force_rate_limit: ForceLimit = False) -> None:
-    """Amazon SP-API: Listings Items patch, LWA tokens, rate limits, JSON_LISTINGS_FEED."""
+    """Amazon SP-API: Listings Items patch, Orders API, LWA tokens, rate limits, feeds."""
     from stocksync.simulators.amazon import run
     from stocksync.simulators.amazon_state import AmazonSimConfig
 
+    console.print(f"point the amazon channel's settings at it: endpoint http://{host}:{port}, "
+                  f"token_url http://{host}:{port}/auth/o2/token", soft_wrap=True)
     _serve("Amazon SP-API", run, AmazonSimConfig(
         seed_path=seed, feed_processing_delay_s=feed_delay,
-        min_feed_interval_s=min_feed_interval, latency_ms=latency_ms, fail_next_n=fail_next,
-        force_rate_limit=force_rate_limit), host, port)
+        min_feed_interval_s=min_feed_interval, order_forward_url=order_forward_url,
+        order_forward_secret=order_forward_secret, latency_ms=latency_ms,
+        fail_next_n=fail_next, force_rate_limit=force_rate_limit), host, port)
 
 
-@simulate_app.command("woocommerce")
+@simulate_app.command("woocommerce", cls=FlagsCommand)
 def woocommerce(port: Port = 8105, host: Host = "127.0.0.1", seed: Seed = None,
                 rate_limit: Annotated[int | None, typer.Option(
                     help="requests per 10 s window (off by default, like WooCommerce)")] = None,
@@ -138,7 +148,7 @@ def woocommerce(port: Port = 8105, host: Host = "127.0.0.1", seed: Seed = None,
         force_rate_limit=force_rate_limit), host, port)
 
 
-@simulate_app.command("square")
+@simulate_app.command("square", cls=FlagsCommand)
 def square(port: Port = 8106, host: Host = "127.0.0.1", seed: Seed = None,
            webhook_url: Annotated[str | None, typer.Option(help="webhook target")] = None,
            webhook_signature_key: Annotated[str | None, typer.Option(

@@ -34,6 +34,7 @@ class Channel:
     cursor: int = 0
     updated_at: datetime | None = None
     webhook_id: str | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,3 +48,6 @@ class ChannelStatus:
     parked: int
     oldest_unprojected_at: datetime | None
     oldest_unpushed_at: datetime | None
+    orders_polled_at: datetime | None = None  # the last order poll that succeeded
+    orders_error: str | None = None  # the last order poll's error, if it failed since
+    orders_error_at: datetime | None = None

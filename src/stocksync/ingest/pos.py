@@ -8,17 +8,29 @@ Signature (our own scheme, documented for till integrators):
     X-POS-Signature: sha256=<hex HMAC-SHA256(webhook secret, raw body)>
 A bare hex digest (without "sha256=") is accepted too.
 
-Dedupe id: the X-POS-Delivery-Id header if sent, else transaction_id, else
-"sha256:<hex sha256 of the raw body>" (a resend of the same bytes is the same delivery).
+Replays: only what the signature covers may decide whether a sale counts. A captured body
+resent with another (unsigned) X-POS-Delivery-Id header is still the same delivery, so the
+dedupe id and the sale keys come from the signed body only: transaction_id, else
+"sha256:<hex sha256 of the raw body>" (which covers the signed timestamp). The inbox keeps
+a delivery id for at least 48 h (STOCKSYNC_INBOX_RETENTION_HOURS), so a resend within that
+time is answered "duplicate"; a body whose timestamp is more than REPLAY_WINDOW old (or more
+than MAX_CLOCK_SKEW ahead) fails verification, as it could otherwise come back once its id
+is forgotten. X-POS-Delivery-Id is only kept with
+the stored delivery, for people.
+
+A store_id with no location (no "store.<id>" setting and no "default_location") is not a
+malformed body: the delivery is accepted and then dead-lettered with an error naming the
+setting to add, so the merchant can map the store and replay it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 from stocksync.core.inbound import (
@@ -38,6 +50,9 @@ DELIVERY_HEADER = "x-pos-delivery-id"
 SIGNATURE_PREFIX = "sha256="
 MAX_QUANTITY_CHANGE = 1_000_000_000
 MAX_ID_LENGTH = 128  # the inbox keeps delivery ids up to 200 characters
+# With the skew, well inside the shortest inbox retention (48 h): see the module docstring.
+REPLAY_WINDOW = timedelta(hours=24)
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 _ID = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
 
 
@@ -51,13 +66,25 @@ def body_digest(body: bytes) -> str:
 
 
 def location_for_store(store_id: str, settings: Mapping[str, str]) -> str:
-    """settings["store.<store_id>"], else settings["default_location"]."""
+    """settings["store.<store_id>"], else settings["default_location"], else a placeholder
+    that is never a location code (codes have no spaces): applying the sale then fails
+    with "no location with code <this text>", which says what to fix before a replay."""
     location = settings.get(f"store.{store_id}") or settings.get("default_location")
     if not location:
-        raise MalformedWebhook(
-            f"store_id {store_id!r} is not mapped to a location: set the channel setting "
-            f"'store.{store_id}' or 'default_location'", field="store_id", store_id=store_id)
+        return (f"<store_id {store_id!r} is not mapped to a location: set the channel "
+                f"setting 'store.{store_id}' (or 'default_location'), then replay>")
     return location
+
+
+def signed_time(body: bytes) -> datetime | None:
+    """The body's timestamp if it has a readable one (parse() reports any other case)."""
+    try:
+        payload = json.loads(body)
+        value = payload.get("timestamp") if isinstance(payload, dict) else None
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except (ValueError, RecursionError):
+        return None
+    return parsed if parsed is not None and parsed.tzinfo is not None else None
 
 
 class PosParser:
@@ -66,13 +93,24 @@ class PosParser:
     kind: ClassVar[str] = "pos"
     secret_field: ClassVar[str] = "webhook_secret"
 
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self.clock = clock or (lambda: datetime.now(UTC))
+
     def verify(self, secret: str, headers: Mapping[str, str], body: bytes, url: str) -> bool:
+        """The signature matches and the signed timestamp is within the replay window."""
         given = headers.get(SIGNATURE_HEADER, "").strip().lower()
         if not secret or not given:
             return False
         given = given.removeprefix(SIGNATURE_PREFIX)
         expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+        if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
+            return False
+        return self.within_window(body)
+
+    def within_window(self, body: bytes) -> bool:
+        at = signed_time(body)
+        now = self.clock()
+        return at is None or now - REPLAY_WINDOW <= at <= now + MAX_CLOCK_SKEW
 
     def parse(self, headers: Mapping[str, str], body: bytes,
               settings: Mapping[str, str]) -> ParsedDelivery:
@@ -81,10 +119,8 @@ class PosParser:
         if not isinstance(event, str) or not event:
             raise MalformedWebhook("event must be a non-empty string", field="event")
         transaction_id = _optional_id(payload.get("transaction_id"), "transaction_id")
-        header_id = headers.get(DELIVERY_HEADER, "").strip()
-        if header_id:
-            _check_id(header_id, DELIVERY_HEADER)
-        delivery_id = header_id or transaction_id or body_digest(body)
+        # Never the X-POS-Delivery-Id header: it is not signed (see the module docstring).
+        delivery_id = transaction_id or body_digest(body)
         if event != EVENT:
             return ParsedDelivery(delivery_id, event[:100],
                                   [Ignored(f"POS event {event[:100]!r} is not handled")])
@@ -96,7 +132,7 @@ class PosParser:
         lines = payload.get("line_items")
         if not isinstance(lines, list) or not lines:
             raise MalformedWebhook("line_items must be a non-empty list", field="line_items")
-        key_base = f"pos:{transaction_id or delivery_id}"
+        key_base = f"pos:{delivery_id}"
         messages = [_line(line, i, key_base, location, occurred_at, transaction_id)
                     for i, line in enumerate(lines)]
         return ParsedDelivery(delivery_id, EVENT, messages)

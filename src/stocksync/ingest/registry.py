@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from stocksync.ingest.amazon import AmazonNotificationParser
 from stocksync.ingest.base import WebhookParser
+from stocksync.ingest.ebay import EbayNotificationParser
 from stocksync.ingest.pos import PosParser
 from stocksync.ingest.shopify import ShopifyWebhookParser
 from stocksync.ingest.square import SquareWebhookParser
@@ -12,7 +14,8 @@ from stocksync.ingest.woocommerce import WooCommerceWebhookParser
 PARSERS: dict[str, WebhookParser] = {
     parser.kind: parser
     for parser in (PosParser(), ShopifyWebhookParser(), WooCommerceWebhookParser(),
-                   SquareWebhookParser())
+                   SquareWebhookParser(), EbayNotificationParser(),
+                   AmazonNotificationParser())
 }
 
 

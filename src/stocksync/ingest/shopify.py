@@ -1,9 +1,17 @@
-"""Shopify webhooks (channels/shopify.md §6): orders, cancellations, inventory levels.
+"""Shopify webhooks (channels/shopify.md §6): orders, cancellations, refunds, order edits,
+inventory levels.
 
 Signature: X-Shopify-Hmac-Sha256 = base64(HMAC-SHA256(app client secret, raw body)), §6.3.
 Dedupe id: X-Shopify-Webhook-Id, which every retry of one delivery reuses (§6.2, §6.4).
 Retries carry the payload from trigger time and ordering is not guaranteed, so an
 inventory_levels/update is only a hint (LevelReport), checked against Shopify itself.
+
+Stock comes back only where Shopify itself restocks: a refund line whose `restock_type` is
+`cancel` (unfulfilled units), `return` (fulfilled units) or the deprecated `legacy_restock`;
+`no_restock` leaves inventory alone (GraphQL enum RefundLineItemRestockType,
+https://shopify.dev/docs/api/admin-graphql/latest/enums/RefundLineItemRestockType). A
+cancellation restocks through the refund it records, so orders/cancelled and refunds/create
+carry the same refund lines and both key a return by the refund line item id: it counts once.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from stocksync.core.inbound import (
     InboundMessage,
     LevelReport,
     MalformedWebhook,
+    OrderNotice,
     ParsedDelivery,
 )
 from stocksync.core.skus import is_valid_sku
@@ -34,6 +43,8 @@ RESERVATION_ATTRIBUTE = "stocksync_reservation_id"  # set by our storefront inte
 INVENTORY_ITEM_GID = "gid://shopify/InventoryItem/{}"
 MAX_HEADER_LENGTH = 100  # the inbox keeps topics up to 100 and delivery ids up to 200
 MAX_QUANTITY = 1_000_000_000
+# RefundLineItemRestockType values after which Shopify has put the units back on sale.
+RESTOCKING_TYPES = frozenset({"cancel", "return", "legacy_restock"})
 Json = dict[str, object]
 
 
@@ -43,10 +54,12 @@ def shopify_hmac(secret: str, body: bytes) -> str:
 
 
 class ShopifyWebhookParser:
-    """Shopify deliveries -> ChannelSale / ChannelReturn per order line, LevelReport per level.
+    """Shopify deliveries -> ChannelSale per order line, ChannelReturn per restocking refund
+    line, LevelReport per level.
 
     Settings: `location.<shopify location id>` = stocksync location code for orders placed
-    at that Shopify location; without it a sale's location is left to the worker.
+    (and refund lines restocked) at that Shopify location; without it, and for online orders
+    (`location_id` null), the location is left to the ingestor.
     """
 
     kind: ClassVar[str] = "shopify"
@@ -66,7 +79,11 @@ class ShopifyWebhookParser:
         if topic == "orders/create":
             messages = order_sales(_load(body), settings)
         elif topic == "orders/cancelled":
-            messages = order_returns(_load(body), settings)
+            messages = cancellation_returns(_load(body), settings)
+        elif topic == "refunds/create":
+            messages = refund_returns(_load(body), settings)
+        elif topic == "orders/edited":
+            messages = edit_messages(_load(body))
         elif topic == "inventory_levels/update":
             messages = [level_report(_load(body))]
         elif topic == "products/update":
@@ -96,22 +113,131 @@ def order_sales(order: Json, settings: Mapping[str, str]) -> list[InboundMessage
     return messages
 
 
-def order_returns(order: Json, settings: Mapping[str, str]) -> list[InboundMessage]:
-    """orders/cancelled: one ChannelReturn per line, applied only if its sale was."""
-    order_id, reference, location = _order_fields(order, settings)
-    occurred_at = (_optional_time(order.get("cancelled_at"), "cancelled_at")
-                   or _optional_time(order.get("updated_at"), "updated_at"))
+def cancellation_returns(order: Json, settings: Mapping[str, str]) -> list[InboundMessage]:
+    """orders/cancelled: a return per restocking line of the refunds the cancellation
+    recorded. The merchant chooses whether to restock; without a restocking refund line the
+    cancellation leaves Shopify's stock alone, and so does stocksync."""
+    order_id, reference, _ = _order_fields(order, settings)
+    refunds = order.get("refunds")
+    if refunds is None:
+        refunds = []
+    if not isinstance(refunds, list):
+        raise MalformedWebhook("refunds must be a list", field="refunds")
+    fallback = (_optional_time(order.get("cancelled_at"), "cancelled_at")
+                or _optional_time(order.get("updated_at"), "updated_at"))
     messages: list[InboundMessage] = []
-    for where, line in _lines(order):
-        line_id, sku, quantity = _line_fields(line, where)
-        if sku is None or quantity == 0:
-            messages.append(_skipped(where, line))
-            continue
-        sale_key = f"shopify:{order_id}:{line_id}"
-        messages.append(ChannelReturn(
-            sku=sku, quantity=quantity, key=f"{sale_key}:cancel", location=location,
-            sale_key=sale_key, occurred_at=occurred_at, reference=reference))
+    for i, refund in enumerate(refunds):
+        if not isinstance(refund, dict):
+            raise MalformedWebhook(f"refunds[{i}] must be an object", field=f"refunds[{i}]")
+        messages += _refund_lines(refund, order_id, reference, settings, f"refunds[{i}].",
+                                  fallback)
+    return messages or [Ignored("the cancellation restocked nothing (no refund line restocks)")]
+
+
+def refund_returns(refund: Json, settings: Mapping[str, str]) -> list[InboundMessage]:
+    """refunds/create (REST Refund): a return per refund line that Shopify restocked."""
+    order_id = _id(refund.get("order_id"), "order_id")
+    messages = _refund_lines(refund, order_id, None, settings, "", None)
+    return messages or [Ignored("the refund has no line items")]
+
+
+def _refund_lines(refund: Json, order_id: int, reference: str | None,
+                  settings: Mapping[str, str], prefix: str,
+                  fallback: datetime | None) -> list[InboundMessage]:
+    occurred_at = (_optional_time(refund.get("processed_at"), f"{prefix}processed_at")
+                   or _optional_time(refund.get("created_at"), f"{prefix}created_at")
+                   or fallback)
+    lines = refund.get("refund_line_items")
+    if lines is None:
+        return []
+    if not isinstance(lines, list):
+        raise MalformedWebhook(f"{prefix}refund_line_items must be a list",
+                               field=f"{prefix}refund_line_items")
+    messages: list[InboundMessage] = []
+    for i, line in enumerate(lines):
+        where = f"{prefix}refund_line_items[{i}]"
+        if not isinstance(line, dict):
+            raise MalformedWebhook(f"{where} must be an object", field=where)
+        messages.append(_refund_line(line, where, order_id, reference, settings, occurred_at))
     return messages
+
+
+def _refund_line(line: Json, where: str, order_id: int, reference: str | None,
+                 settings: Mapping[str, str], occurred_at: datetime | None) -> InboundMessage:
+    refund_line_id = _id(line.get("id"), f"{where}.id")
+    line_id = _id(line.get("line_item_id"), f"{where}.line_item_id")
+    quantity = _int(line.get("quantity"), f"{where}.quantity", low=0)
+    restock_type = line.get("restock_type")
+    if not isinstance(restock_type, str):
+        raise MalformedWebhook(f"{where}.restock_type must be a string",
+                               field=f"{where}.restock_type")
+    if restock_type not in RESTOCKING_TYPES:
+        return Ignored(f"{where} restock_type {restock_type!r} does not restock")
+    if quantity == 0:
+        return Ignored(f"{where} has quantity 0")
+    sku = _refunded_sku(line.get("line_item"), f"{where}.line_item")
+    if sku is None:
+        return Ignored(f"{where}.line_item.sku is not a valid stocksync SKU")
+    location_id = line.get("location_id")  # where Shopify restocked; null: not given
+    location = None
+    if location_id is not None:
+        location = settings.get(f"location.{_id(location_id, f'{where}.location_id')}") or None
+    sale_key = f"shopify:{order_id}:{line_id}"
+    return ChannelReturn(sku=sku, quantity=quantity, key=f"{sale_key}:refund:{refund_line_id}",
+                         location=location, sale_key=sale_key, occurred_at=occurred_at,
+                         reference=reference)
+
+
+def _refunded_sku(line_item: object, where: str) -> str | None:
+    """The refunded line's SKU; "" when the payload names only the line (the ingestor then
+    takes the SKU of the sale), None when it names a SKU stocksync cannot hold."""
+    if line_item is None:
+        return ""
+    if not isinstance(line_item, dict):
+        raise MalformedWebhook(f"{where} must be an object", field=where)
+    sku = line_item.get("sku")
+    if sku is None or sku == "":
+        return ""
+    if not isinstance(sku, str):
+        raise MalformedWebhook(f"{where}.sku must be a string or null", field=f"{where}.sku")
+    return sku if is_valid_sku(sku) else None
+
+
+def edit_messages(body: Json) -> list[InboundMessage]:
+    """orders/edited: `{"order_edit": {id, order_id, line_items: {additions, removals}}}`,
+    each change only `{id, delta}` (a line item id), per Shopify's published sample.
+
+    The payload names no SKU, so an edit that changed line items becomes an OrderNotice:
+    the ingestor reads the order back (ShopifyConnector.fetch_orders), which sells units
+    the edit added under keys that count once however often the order is read
+    (channels/shopify_order_messages.py). Removed units come back only where Shopify
+    restocked them: it records them as refund lines whose restock_type says so, read from
+    the order and delivered by refunds/create under the same refund-line keys.
+    """
+    edit = body.get("order_edit")
+    if not isinstance(edit, dict):
+        raise MalformedWebhook("order_edit must be an object", field="order_edit")
+    order_id = _id(edit.get("order_id"), "order_edit.order_id")
+    edit_id = _id(edit.get("id"), "order_edit.id")
+    changes = edit.get("line_items")
+    if not isinstance(changes, dict):
+        raise MalformedWebhook("order_edit.line_items must be an object",
+                               field="order_edit.line_items")
+    changed = 0
+    for kind in ("additions", "removals"):
+        entries = changes.get(kind) or []
+        if not isinstance(entries, list):
+            raise MalformedWebhook(f"order_edit.line_items.{kind} must be a list",
+                                   field=f"order_edit.line_items.{kind}")
+        for i, entry in enumerate(entries):
+            where = f"order_edit.line_items.{kind}[{i}]"
+            if not isinstance(entry, dict):
+                raise MalformedWebhook(f"{where} must be an object", field=where)
+            _id(entry.get("id"), f"{where}.id")
+            changed += _int(entry.get("delta"), f"{where}.delta", low=0) > 0
+    if not changed:
+        return [Ignored(f"order edit {edit_id} changed no line items")]
+    return [OrderNotice(order_id=str(order_id))]
 
 
 def level_report(level: Json) -> LevelReport:

@@ -1,4 +1,5 @@
-"""Square webhooks (channels/square.md §6): inventory.count.updated.
+"""Square webhooks (channels/square.md §6): inventory.count.updated, order.created and
+order.updated.
 
 Signature: x-square-hmacsha256-signature = base64(HMAC-SHA256(subscription signature key,
 notification URL + raw body)). The URL is the exact one registered with Square, so a proxy
@@ -6,6 +7,10 @@ that rewrites scheme, host or path makes every signature look wrong.
 Dedupe id: the payload's event_id, which retries keep.
 Counts are absolute, may come several per event (one per state and location), and
 arrive in any order, so each IN_STOCK count is a LevelReport hint stamped calculated_at.
+Order events carry the order's id, location, state and version, never its lines
+(OrderCreated/OrderUpdated in Square's OpenAPI document): each becomes an OrderNotice and the
+ingestor reads the order (SquareConnector.fetch_orders). Square publishes them only for
+orders made with CreateOrder, not for till sales, which the connector's order poll finds.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from stocksync.core.inbound import (
     InboundMessage,
     LevelReport,
     MalformedWebhook,
+    OrderNotice,
     ParsedDelivery,
 )
 from stocksync.ingest.fields import load_object, optional_time
 
 SIGNATURE_HEADER = "x-square-hmacsha256-signature"
 INVENTORY_EVENT = "inventory.count.updated"
+ORDER_EVENTS = {"order.created": "order_created", "order.updated": "order_updated"}
 COUNTS = "data.object.inventory_counts"
 MAX_ID_LENGTH = 100  # the inbox keeps topics up to 100 and delivery ids up to 200
 MAX_QUANTITY = 1_000_000_000
@@ -42,7 +49,8 @@ def square_signature(signature_key: str, url: str, body: bytes) -> str:
 
 
 class SquareWebhookParser:
-    """Square deliveries -> one LevelReport per IN_STOCK inventory count."""
+    """Square deliveries -> one LevelReport per IN_STOCK inventory count, or one
+    OrderNotice per order event."""
 
     kind: ClassVar[str] = "square"
     secret_field: ClassVar[str] = "signature_key"
@@ -59,10 +67,28 @@ class SquareWebhookParser:
         event = _load(body)
         event_id = _text(event, "event_id", "event_id")
         event_type = _text(event, "type", "type")
+        if event_type in ORDER_EVENTS:
+            return ParsedDelivery(event_id, event_type, [order_notice(event, event_type)])
         if event_type != INVENTORY_EVENT:
             return ParsedDelivery(event_id, event_type,
                                   [Ignored(f"event type {event_type!r} is not handled")])
         return ParsedDelivery(event_id, event_type, count_reports(event))
+
+
+def order_notice(event: Json, event_type: str) -> OrderNotice:
+    """data.object.order_created|order_updated -> the order to read (its id and location)."""
+    member = ORDER_EVENTS[event_type]
+    where = f"data.object.{member}"
+    data = event.get("data")
+    holder = data.get("object") if isinstance(data, dict) else None
+    summary = holder.get(member) if isinstance(holder, dict) else None
+    if not isinstance(summary, dict):
+        raise MalformedWebhook(f"{where} must be an object", field=where)
+    location = summary.get("location_id")
+    return OrderNotice(
+        order_id=_text(summary, "order_id", f"{where}.order_id"),
+        channel_location=None if location is None else _text(
+            summary, "location_id", f"{where}.location_id"))
 
 
 def count_reports(event: Json) -> list[InboundMessage]:

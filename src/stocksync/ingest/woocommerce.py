@@ -7,15 +7,16 @@ Pings: saving or activating a webhook makes WooCommerce POST the form body
 (nothing is signed), so the endpoint must ask `is_ping()` first and accept an unsigned
 ping; that is safe because a ping parses to `Ignored("ping")` and never moves stock.
 
-Dedupe id: X-WC-Webhook-Delivery-Id changes on every attempt, so (woocommerce.md §5.3)
-the id is "<topic>:<resource id>:<date_modified_gmt>", or "<topic>:sha256:<hex of body>"
-when the payload lacks either (e.g. `*.deleted` carries only {"id": N}).
+Dedupe id: X-WC-Webhook-Delivery-Id changes on every attempt, so it cannot spot a
+redelivery; (topic, id, date_modified_gmt) alone has one-second resolution and would fold
+two real changes made in the same second into one. The id is therefore
+"<topic>:<resource id>:<date_modified_gmt>:<sha256 of the body, 32 hex>": the same body
+delivered again is dropped, any difference in the resource is a new delivery (its
+messages are keyed, so re-reading an unchanged line is harmless anyway). A payload
+without id or date (e.g. `*.deleted` carries only {"id": N}) is "<topic>:sha256:<hex>".
 
-Orders: the payload is the order as it is at delivery time, and an order often starts
-"pending" (awaiting payment) and only reaches "processing" in a later order.updated.
-So order.created and order.updated both sell when the status is one where WooCommerce
-reduces stock (processing, completed, on-hold) — the keys make the second one a no-op —
-and both return when it is cancelled or refunded.
+Orders: the payload is the order as it is at delivery time; what it means for stock is
+decided in channels/woocommerce_orders.py, shared with the order poll and fetch.
 """
 
 from __future__ import annotations
@@ -25,14 +26,11 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import ClassVar
 
+from stocksync.channels.woocommerce_orders import MAX_QUANTITY, gmt, order_messages
 from stocksync.core.inbound import (
-    ChannelReturn,
-    ChannelSale,
     Ignored,
-    InboundMessage,
     LevelReport,
     MalformedWebhook,
     ParsedDelivery,
@@ -40,13 +38,14 @@ from stocksync.core.inbound import (
 from stocksync.core.skus import is_valid_sku
 from stocksync.ingest.fields import load_object
 
+__all__ = ["WooCommerceWebhookParser", "dedupe_id", "is_ping", "level_report",
+           "order_messages", "woocommerce_signature"]
+
 SIGNATURE_HEADER = "x-wc-webhook-signature"
 TOPIC_HEADER = "x-wc-webhook-topic"
-SALE_STATUSES = frozenset({"processing", "completed", "on-hold"})
-RETURN_STATUSES = frozenset({"cancelled", "refunded"})
 MAX_TOPIC_LENGTH = 100  # the inbox keeps topics up to 100 and delivery ids up to 200
 MAX_MODIFIED_LENGTH = 40
-MAX_QUANTITY = 1_000_000_000
+BODY_HASH_LENGTH = 32  # hex digits of the body's sha256 in the dedupe id
 _PING = re.compile(rb"^webhook_id=\d{1,20}$")
 Json = dict[str, object]
 
@@ -64,10 +63,11 @@ def is_ping(headers: Mapping[str, str], body: bytes) -> bool:
 def dedupe_id(topic: str, payload: Json | None, body: bytes) -> str:
     resource_id = payload.get("id") if payload is not None else None
     modified = payload.get("date_modified_gmt") if payload is not None else None
+    digest = hashlib.sha256(body).hexdigest()
     if (isinstance(resource_id, int) and not isinstance(resource_id, bool)
             and isinstance(modified, str) and 0 < len(modified) <= MAX_MODIFIED_LENGTH):
-        return f"{topic}:{resource_id}:{modified}"
-    return f"{topic}:sha256:{hashlib.sha256(body).hexdigest()}"
+        return f"{topic}:{resource_id}:{modified}:{digest[:BODY_HASH_LENGTH]}"
+    return f"{topic}:sha256:{digest}"
 
 
 class WooCommerceWebhookParser:
@@ -109,55 +109,6 @@ class WooCommerceWebhookParser:
                               [Ignored(f"topic {topic!r} is not handled")])
 
 
-def order_messages(order: Json) -> list[InboundMessage]:
-    """Sales or returns for an order, by its status; keys woocommerce:<order>:<line>."""
-    order_id = _id(order.get("id"), "id")
-    status = order.get("status")
-    if not isinstance(status, str):
-        raise MalformedWebhook("status must be a string", field="status")
-    if status not in SALE_STATUSES | RETURN_STATUSES:
-        return [Ignored(f"order status {status!r} does not move stock")]
-    reference = order.get("number")
-    if reference is not None and not isinstance(reference, str):
-        raise MalformedWebhook("number must be a string", field="number")
-    selling = status in SALE_STATUSES
-    occurred_at = _gmt(order, "date_created_gmt" if selling else "date_modified_gmt")
-    lines = order.get("line_items")
-    if not isinstance(lines, list):
-        raise MalformedWebhook("line_items must be a list", field="line_items")
-    messages: list[InboundMessage] = []
-    for i, line in enumerate(lines):
-        where = f"line_items[{i}]"
-        if not isinstance(line, dict):
-            raise MalformedWebhook(f"{where} must be an object", field=where)
-        line_id = _id(line.get("id"), f"{where}.id")
-        quantity = _int(line.get("quantity"), f"{where}.quantity", low=0)
-        sku = line.get("sku")
-        if sku is not None and not isinstance(sku, str):
-            raise MalformedWebhook(f"{where}.sku must be a string or null", field=f"{where}.sku")
-        if not sku or not is_valid_sku(sku) or quantity == 0:
-            messages.append(_skipped(where, sku))
-            continue
-        sale_key = f"woocommerce:{order_id}:{line_id}"
-        if selling:
-            messages.append(ChannelSale(sku=sku, quantity=quantity, key=sale_key,
-                                        occurred_at=occurred_at, reference=reference))
-        else:
-            # One key for cancelled and refunded, so a cancel then a refund returns once.
-            messages.append(ChannelReturn(sku=sku, quantity=quantity, key=f"{sale_key}:return",
-                                          sale_key=sale_key, occurred_at=occurred_at,
-                                          reference=reference))
-    return messages
-
-
-def _skipped(where: str, sku: str | None) -> Ignored:
-    if not sku:
-        return Ignored(f"{where} has no sku")
-    if not is_valid_sku(sku):
-        return Ignored(f"{where}.sku {sku!r} is not a valid stocksync SKU")
-    return Ignored(f"{where} has quantity 0")
-
-
 def level_report(product: Json) -> LevelReport:
     """product.updated (a product or a variation): its stock, when WooCommerce manages it.
 
@@ -172,21 +123,7 @@ def level_report(product: Json) -> LevelReport:
     return LevelReport(
         sku=sku if sku and is_valid_sku(sku) else None, external_id=str(product_id),
         value=value if product.get("manage_stock") is True else None,
-        observed_at=_gmt(product, "date_modified_gmt"))
-
-
-def _gmt(payload: Json, name: str) -> datetime | None:
-    """WooCommerce's *_gmt fields are UTC without an offset ("2024-05-01T10:00:00")."""
-    value = payload.get(name)
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise MalformedWebhook(f"{name} must be an ISO-8601 date-time", field=name)
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+        observed_at=gmt(product, "date_modified_gmt"))
 
 
 def _load(body: bytes) -> Json:

@@ -9,7 +9,9 @@
     GET   /feeds/2021-06-30/feeds/{feedId}                getFeed
     DELETE /feeds/2021-06-30/feeds/{feedId}               cancelFeed
     PUT/GET /_s3/feed-documents/{id}?X-Amz-Signature=...  the "pre-signed S3" document URLs
-    /_sim/...                                             admin API, see amazon_admin.py
+    GET   /orders/v0/orders[/{orderId}[/orderItems]]      getOrders, getOrder, getOrderItems
+    /_sim/...                                             admin API, see amazon_admin.py and
+                                                          amazon_orders.py (orders, ORDER_CHANGE)
 
 Every SP-API call needs `x-amz-access-token` from /auth/o2/token (403 Unauthorized if
 missing or expired) and a token from that operation's bucket (429 QuotaExceeded, counted
@@ -37,6 +39,7 @@ from stocksync.simulators.amazon_listings import (
     render_listing,
     submit_patch,
 )
+from stocksync.simulators.amazon_orders import install_orders
 from stocksync.simulators.amazon_state import AmazonSimConfig, AmazonSimState
 
 __all__ = ["AmazonSimConfig", "AmazonSimState", "create_app", "run"]
@@ -55,8 +58,8 @@ def errors(code: str, message: str, details: str = "") -> dict[str, Any]:
 
 
 def create_app(config: AmazonSimConfig | None = None) -> FastAPI:
-    """The simulator app; its state is `app.state.sim` (an AmazonSimState) and its feeds
-    `app.state.feeds` (a FeedStore)."""
+    """The simulator app; its state is `app.state.sim` (an AmazonSimState), its feeds
+    `app.state.feeds` (a FeedStore) and its orders `app.state.orders` (an OrderBook)."""
     config = config or AmazonSimConfig()
     sim = AmazonSimState(config)
     feeds = FeedStore(sim)
@@ -274,6 +277,7 @@ def create_app(config: AmazonSimConfig | None = None) -> FastAPI:
         return Response(document.content, media_type=document.content_type)
 
     install_admin(app, sim, feeds)
+    install_orders(app, sim, gate, reply)
     return app
 
 

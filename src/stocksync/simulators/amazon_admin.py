@@ -1,12 +1,15 @@
 """Admin API of the Amazon simulator (not part of Amazon's API).
 
     GET    /_sim/state             listings (quantity, ASIN, status), feeds, limits, counters
-    POST   /_sim/items             {sku, quantity?, asin?, product_type?}: seed a listing
+    POST   /_sim/items             {sku, quantity?, asin?, product_type?,
+                                   lead_time_to_ship_max_days?, restock_date?}: seed a listing
     PUT    /_sim/inventory/{sku}   {quantity}: a Seller Central edit behind stocksync's back
     GET/POST /_sim/faults          latency_ms, fail_next_n, fail_status, force_rate_limit,
                                    expire_tokens, rate_limits {op: {rate, burst}},
                                    patch_apply_delay_s, feed_processing_delay_s,
-                                   min_feed_interval_s, unknown_sku (accept | invalid)
+                                   min_feed_interval_s, unknown_sku (accept | invalid),
+                                   orders_visible_after_s
+    (orders, cancellations, ORDER_CHANGE forwarding: see amazon_orders.py)
     GET/DELETE /_sim/requests      every call received, with its outcome
     GET/DELETE /_sim/violations    429s the client earned, feeds closer than allowed
     GET    /_sim/notifications     LISTINGS_ITEM_MFN_QUANTITY_CHANGE envelopes emitted
@@ -29,6 +32,10 @@ class ItemIn(BaseModel):
     quantity: int | None = Field(0, description="DEFAULT (merchant) quantity; null = none")
     asin: str | None = None
     product_type: str = "PRODUCT"
+    # Other fields of the DEFAULT fulfillment_availability entry the seller set in Seller
+    # Central: a replace patch drops them, a merge patch keeps them.
+    lead_time_to_ship_max_days: int | None = Field(None, ge=0)
+    restock_date: str | None = None
 
 
 class InventoryIn(BaseModel):
@@ -51,6 +58,7 @@ class FaultsIn(BaseModel):
     feed_processing_delay_s: float | None = Field(None, ge=0)
     min_feed_interval_s: float | None = Field(None, ge=0)
     unknown_sku: Literal["accept", "invalid"] | None = None
+    orders_visible_after_s: float | None = Field(None, ge=0)
 
 
 def install_admin(app: FastAPI, sim: AmazonSimState, feeds: FeedStore) -> None:
@@ -60,6 +68,7 @@ def install_admin(app: FastAPI, sim: AmazonSimState, feeds: FeedStore) -> None:
                 "feed_processing_delay_s": sim.feed_processing_delay_s,
                 "min_feed_interval_s": sim.min_feed_interval_s,
                 "unknown_sku": sim.unknown_sku,
+                "orders_visible_after_s": sim.orders_visible_after_s,
                 "rate_limits": {op: {"rate": b.rate, "burst": b.burst}
                                 for op, b in sim.buckets.items()}}
 
@@ -71,8 +80,10 @@ def install_admin(app: FastAPI, sim: AmazonSimState, feeds: FeedStore) -> None:
     async def add_item(body: ItemIn) -> dict[str, Any]:
         sim.advance()
         try:
+            extra = {name: value for name in ("lead_time_to_ship_max_days", "restock_date")
+                     if (value := getattr(body, name)) is not None}
             listing = sim.add_listing(body.sku, body.quantity, asin=body.asin,
-                                      product_type=body.product_type)
+                                      product_type=body.product_type, fulfillment_extra=extra)
         except ValueError as exc:
             raise HTTPException(409, str(exc)) from exc
         return {"sku": listing.sku, "asin": listing.asin, "quantity": listing.quantity}
@@ -95,7 +106,7 @@ def install_admin(app: FastAPI, sim: AmazonSimState, feeds: FeedStore) -> None:
             if (value := getattr(body, name)) is not None:
                 setattr(sim.faults, name, value)
         for name in ("patch_apply_delay_s", "feed_processing_delay_s", "min_feed_interval_s",
-                     "unknown_sku"):
+                     "unknown_sku", "orders_visible_after_s"):
             if (value := getattr(body, name)) is not None:
                 setattr(sim, name, value)
         if body.expire_tokens:

@@ -172,7 +172,10 @@ class FeedStore:
                 if checked is None:
                     self.sim.listings.pop(sku, None)
                 else:
-                    apply_patch(self.sim, sku, checked)
+                    # Accepted messages are "being applied" (processing report schema v2):
+                    # like a patch, they land after patch_apply_delay_s.
+                    self.sim.later(self.sim.patch_apply_delay_s,
+                                   partial(apply_patch, self.sim, sku, checked))
         for item in found:
             item = {"messageId": message_id, "sku": sku, **item}
             issues.append({k: v for k, v in item.items() if k != "categories"})

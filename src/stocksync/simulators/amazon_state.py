@@ -40,6 +40,10 @@ DEFAULT_RATE_LIMITS: Mapping[str, tuple[float, float]] = {
     "getFeeds": (0.0222, 10.0),
     "getFeedDocument": (0.0222, 10.0),
     "cancelFeed": (2.0, 15.0),
+    # Orders API v0 (models/orders-api-model/ordersV0.json).
+    "getOrders": (0.0167, 20.0),
+    "getOrder": (0.5, 30.0),
+    "getOrderItems": (0.5, 30.0),
 }
 
 
@@ -67,6 +71,14 @@ class AmazonSimConfig:
     # INVALID with an ERROR issue instead (a simulator convenience; code unconfirmed).
     unknown_sku: str = "accept"
     compress_reports: bool = False  # processing reports as GZIP (compressionAlgorithm)
+    # getOrders shows most changes about two minutes after they happen (Orders API docs);
+    # 0 = at once, for quick tests.
+    orders_visible_after_s: float = 0.0
+    order_items_page_size: int = 100  # getOrderItems page size (not published by Amazon)
+    # Where ORDER_CHANGE notifications are forwarded (what a deployment's SQS consumer does),
+    # signed with the secret: see simulators/amazon_orders.py. None = not forwarded.
+    order_forward_url: str | None = None
+    order_forward_secret: str | None = None
     seed_path: Path | None = None
     latency_ms: int = 0
     fail_next_n: int = 0
@@ -170,6 +182,8 @@ class AmazonSimState:
         self.feed_processing_delay_s = config.feed_processing_delay_s
         self.min_feed_interval_s = config.min_feed_interval_s
         self.unknown_sku = config.unknown_sku
+        self.orders_visible_after_s = config.orders_visible_after_s
+        self.order_items_page_size = config.order_items_page_size
         self.buckets: dict[str, TokenBucket] = {}
         for operation, (rate, burst) in {**DEFAULT_RATE_LIMITS, **config.rate_limits}.items():
             self.set_rate_limit(operation, rate, burst)
@@ -249,14 +263,16 @@ class AmazonSimState:
 
     # -- listings --------------------------------------------------------------------------
     def add_listing(self, sku: str, quantity: int | None, *, asin: str | None = None,
-                    product_type: str = "PRODUCT") -> Listing:
+                    product_type: str = "PRODUCT",
+                    fulfillment_extra: JsonObject | None = None) -> Listing:
         if sku in self.listings:
             raise ValueError(f"SKU already listed: {sku!r}")
         stamp = now_iso()
         listing = Listing(sku, product_type, asin or _fake_asin(), stamp, stamp)
         if quantity is not None:
             listing.fulfillment[MERCHANT_FULFILLED] = {
-                "fulfillment_channel_code": MERCHANT_FULFILLED, "quantity": quantity}
+                "fulfillment_channel_code": MERCHANT_FULFILLED, "quantity": quantity,
+                **(fulfillment_extra or {})}
         self.listings[sku] = listing
         return listing
 
@@ -273,6 +289,18 @@ class AmazonSimState:
         entry = listing.fulfillment.setdefault(
             MERCHANT_FULFILLED, {"fulfillment_channel_code": MERCHANT_FULFILLED})
         entry["quantity"] = quantity
+        listing.updated_at = now_iso()
+        self.quantity_changed(listing, before)
+        return listing
+
+    def adjust_quantity(self, sku: str, delta: int) -> Listing:
+        """Amazon itself moves the DEFAULT quantity: an order takes it, a cancellation may
+        give it back. Other fields of the entry (handling time, restock date) stay."""
+        listing = self.listings[sku]
+        before = listing.quantity
+        entry = listing.fulfillment.setdefault(
+            MERCHANT_FULFILLED, {"fulfillment_channel_code": MERCHANT_FULFILLED})
+        entry["quantity"] = max(0, (before or 0) + delta)
         listing.updated_at = now_iso()
         self.quantity_changed(listing, before)
         return listing

@@ -11,7 +11,13 @@
                                        listing_id?, offer?, offer_quantity?, price?,
                                        merchant_location_key?}
     PUT  /_sim/inventory/{sku}        {quantity, offer_quantity?, revision?}: Seller Hub edit
-    POST /_sim/orders                 {sku, quantity}: a buyer purchases
+    GET  /sell/fulfillment/v1/order   getOrders (simulators/ebay_orders.py)
+    GET  /commerce/notification/v1/public_key/{kid}   notification signing key (app token)
+    POST /_sim/orders                 {sku, quantity, marketplace_id?}: a buyer purchases
+    POST /_sim/orders/{id}/cancel     {relist}: the order is cancelled (relist: units back)
+    GET/PUT /_sim/notifications       sent ORDER_CONFIRMATIONs / {url}: where to POST them
+    POST /_sim/offers                 {sku, marketplace_id, available_quantity}: one more
+                                      marketplace offer (own listing) of an existing item
     GET/POST /_sim/faults             latency_ms, fail_next_n, fail_status, force_rate_limit,
                                       unauthorized_next_n, expire_tokens, access_token_ttl_s,
                                       revision_cap, skus_per_call, call_limit, call_window_s
@@ -38,6 +44,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from stocksync.simulators import ebay_inventory as inventory
+from stocksync.simulators import ebay_order_routes as order_routes
+from stocksync.simulators.ebay_orders import OrderBook
 from stocksync.simulators.ebay_state import (
     GRANTED_SCOPES,
     EbaySimConfig,
@@ -76,11 +84,6 @@ class InventoryIn(BaseModel):
     quantity: int = Field(ge=0)
     offer_quantity: int | None = Field(None, ge=0)
     revision: bool = False  # count it against the listing's daily revision cap
-
-
-class OrderIn(BaseModel):
-    sku: str
-    quantity: int = Field(gt=0)
 
 
 class FaultsIn(BaseModel):
@@ -187,7 +190,7 @@ def create_app(config: EbaySimConfig | None = None) -> FastAPI:
                                 "invalid, unknown, malformed, or exceeds the scope granted "
                                 "to the client")
         if grant == "client_credentials":
-            access, ttl = sim.issue_token("app")
+            access, ttl = sim.issue_token("app", frozenset(scopes))
             record(request, 200, "token_issued")
             return JSONResponse({"access_token": access, "expires_in": ttl,
                                  "token_type": "Application Access Token"})
@@ -203,7 +206,7 @@ def create_app(config: EbaySimConfig | None = None) -> FastAPI:
             sim.violate("token_quota", "refresh_token grants beyond the daily limit")
             return _oauth_error(sim, request, 429, "too_many_requests",
                                 "the daily refresh_token grant limit was reached")
-        access, ttl = sim.issue_token("user")
+        access, ttl = sim.issue_token("user", frozenset(scopes))
         record(request, 200, "token_issued")
         return JSONResponse({"access_token": access, "expires_in": ttl,
                              "token_type": "User Access Token"})
@@ -278,6 +281,7 @@ def create_app(config: EbaySimConfig | None = None) -> FastAPI:
         return await rate_limits(request, "user")
 
     _admin_routes(app, sim)
+    order_routes.register(app, sim, OrderBook(config.notification_url), gate, answer, refuse)
     return app
 
 
@@ -307,16 +311,6 @@ def _admin_routes(app: FastAPI, sim: EbaySimState) -> None:
             raise HTTPException(404, f"unknown SKU {sku!r}")
         sim.merchant_sets(sku, body.quantity, body.offer_quantity, body.revision)
         return sim.snapshot()["items"][sku]
-
-    @app.post("/_sim/orders", status_code=201)
-    async def place_order(body: OrderIn) -> JsonObject:
-        if body.sku not in sim.items:
-            raise HTTPException(404, f"unknown SKU {body.sku!r}")
-        try:
-            sim.buyer_purchases(body.sku, body.quantity)
-        except ValueError as exc:
-            raise HTTPException(409, str(exc)) from exc
-        return sim.snapshot()["items"][body.sku]
 
     @app.get("/_sim/faults")
     async def get_faults() -> JsonObject:

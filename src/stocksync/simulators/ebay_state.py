@@ -20,10 +20,13 @@ from typing import Any
 JsonObject = dict[str, Any]  # a JSON object at the wire boundary
 
 SELL_INVENTORY_SCOPE = "https://api.ebay.com/oauth/api_scope/sell.inventory"
+SELL_FULFILLMENT_SCOPE = "https://api.ebay.com/oauth/api_scope/sell.fulfillment"
+FULFILLMENT_SCOPES = frozenset({SELL_FULFILLMENT_SCOPE, f"{SELL_FULFILLMENT_SCOPE}.readonly"})
 GRANTED_SCOPES = frozenset({
     "https://api.ebay.com/oauth/api_scope",
     SELL_INVENTORY_SCOPE,
     f"{SELL_INVENTORY_SCOPE}.readonly",
+    *FULFILLMENT_SCOPES,
 })
 MAX_SKU_LENGTH = 50  # ebay.md §2
 MAX_TITLE_LENGTH = 80  # ebay.md §2, Product.title
@@ -55,6 +58,10 @@ class EbaySimConfig:
     skus_per_call: int = 25
     retry_after_s: float | None = None  # no Retry-After on 429 is documented (ebay.md §5)
     seed_path: Path | None = None
+    # Where ORDER_CONFIRMATION notifications are POSTed (the merchant's destination).
+    notification_url: str | None = None
+    # The Fulfillment API's own daily quota (100,000/day commonly cited, unconfirmed).
+    fulfillment_call_limit: int = 100_000
     latency_ms: int = 0
     fail_next_n: int = 0
     fail_status: int = 503
@@ -188,6 +195,9 @@ class EbaySimState:
         self.items: dict[str, InventoryItem] = {}
         self.offers: dict[str, Offer] = {}
         self.tokens: dict[str, tuple[str, float]] = {}  # token -> (user | app, expires at)
+        self.token_scopes: dict[str, frozenset[str]] = {}  # token -> scopes granted
+        self.fulfillment_quota = CallQuota(config.fulfillment_call_limit,
+                                           config.call_window_s, wall)
         self.revisions: dict[str, int] = {}  # listing id -> revisions on `revision_day`
         self.revision_day = self.today()
         self.requests: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
@@ -203,10 +213,13 @@ class EbaySimState:
             self.load_seed(json.loads(Path(config.seed_path).read_text()))
 
     # -- OAuth ---------------------------------------------------------------------------
-    def issue_token(self, kind: str) -> tuple[str, int]:
+    def issue_token(self, kind: str, scopes: frozenset[str] = GRANTED_SCOPES
+                    ) -> tuple[str, int]:
+        """A token with `scopes` (a refresh without `scope` gets every consented one)."""
         token = f"v^1.1#i^1#{kind}#{secrets.token_urlsafe(24)}"
         ttl = self.access_token_ttl_s
         self.tokens[token] = (kind, self.clock() + ttl)
+        self.token_scopes[token] = scopes or GRANTED_SCOPES
         self.tokens_issued += 1
         return token, int(ttl)  # whole seconds, never more than the token really lives
 
@@ -243,17 +256,34 @@ class EbaySimState:
         self.items[sku] = item
         if not offer:
             return item, None
+        return item, self.add_offer(
+            sku, marketplace_id, quantity if offer_quantity is None else offer_quantity,
+            published=published, listing_id=listing_id, price=price,
+            listing_format=listing_format, merchant_location_key=merchant_location_key)
+
+    def add_offer(self, sku: str, marketplace_id: str, available_quantity: int, *,
+                  published: bool = True, listing_id: str | None = None,
+                  price: str = "9.99", listing_format: str = "FIXED_PRICE",
+                  merchant_location_key: str | None = None) -> Offer:
+        """An offer of an existing inventory item on a marketplace: one item can be
+        offered (and listed) on several marketplaces, one offer per marketplace and
+        format, each with its own availableQuantity."""
+        if sku not in self.items:
+            raise KeyError(sku)
+        if any(o.marketplace_id == marketplace_id and o.format == listing_format
+               for o in self.offers_of(sku)):
+            raise ValueError(f"{sku!r} already has a {listing_format} offer on "
+                             f"{marketplace_id}")
         self._next_offer += 1
         if published and listing_id is None:
             self._next_listing += 1
             listing_id = str(self._next_listing)
-        created = Offer(str(self._next_offer), sku, marketplace_id,
-                        quantity if offer_quantity is None else offer_quantity,
+        created = Offer(str(self._next_offer), sku, marketplace_id, available_quantity,
                         "PUBLISHED" if published else "UNPUBLISHED",
                         listing_id if published else None, listing_format, price,
                         merchant_location_key=merchant_location_key)
         self.offers[created.offer_id] = created
-        return item, created
+        return created
 
     def load_seed(self, seed: JsonObject) -> None:
         """Seed file: {"items": [{"sku", "quantity", "title"?, "marketplace_id"?,
@@ -292,18 +322,6 @@ class EbaySimState:
         if revision:
             for listing in self.listings_of(sku):
                 self.revisions[listing] = self.revisions_today(listing) + 1
-        return item
-
-    def buyer_purchases(self, sku: str, quantity: int) -> InventoryItem:
-        """A sale: eBay takes the units off the item and the offer (not a revision)."""
-        item = self.items[sku]
-        offers = [o for o in self.offers_of(sku) if o.status == "PUBLISHED"]
-        if not offers or min(item.quantity, offers[0].available_quantity) < quantity:
-            raise ValueError(f"not enough {sku!r} listed to buy {quantity}")
-        item.quantity -= quantity
-        for key in item.distributions:
-            item.distributions[key] = max(0, item.distributions[key] - quantity)
-        offers[0].available_quantity -= quantity
         return item
 
     # -- the daily revision cap (ebay.md §2, §5) -----------------------------------------

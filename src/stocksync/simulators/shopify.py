@@ -6,6 +6,14 @@
     POST /_sim/locations                       {name}
     PUT  /_sim/inventory/{sku}                 {available, location_id?}: merchant edit
     POST /_sim/orders                          {line_items: [{sku, quantity}], location_id?}
+                                               (no location_id: an online order, payload
+                                               location_id null, stock from the default)
+    POST /_sim/orders/{id}/cancel              {restock: bool}
+    POST /_sim/orders/{id}/refunds             {refund_line_items: [{line_item_id, quantity,
+                                               restock_type}]}
+    POST /_sim/orders/{id}/edits               {add: [{sku, quantity}], remove:
+                                               [{line_item_id, quantity, restock}],
+                                               increase: [{line_item_id, quantity}]}
     GET/POST /_sim/faults                      latency_ms, fail_next_n, fail_status,
                                                force_throttle, maximum_available, restore_rate
     GET/DELETE /_sim/requests                  every GraphQL call received
@@ -19,8 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -72,6 +80,37 @@ class OrderLineIn(BaseModel):
 class OrderIn(BaseModel):
     line_items: list[OrderLineIn] = Field(min_length=1)
     location_id: int | str | None = None
+
+
+class CancelIn(BaseModel):
+    restock: bool = True
+
+
+class RefundLineIn(BaseModel):
+    line_item_id: int
+    quantity: int = Field(gt=0)
+    restock_type: str = "no_restock"
+
+
+class RefundIn(BaseModel):
+    refund_line_items: list[RefundLineIn] = Field(min_length=1)
+
+
+class EditRemoveIn(BaseModel):
+    line_item_id: int
+    quantity: int = Field(gt=0)
+    restock: bool = True
+
+
+class EditIncreaseIn(BaseModel):
+    line_item_id: int
+    quantity: int = Field(gt=0)
+
+
+class EditIn(BaseModel):
+    add: list[OrderLineIn] = Field(default_factory=list)
+    remove: list[EditRemoveIn] = Field(default_factory=list)
+    increase: list[EditIncreaseIn] = Field(default_factory=list)
 
 
 class FaultsIn(BaseModel):
@@ -167,12 +206,28 @@ def create_app(config: ShopifySimConfig | None = None) -> FastAPI:
     @app.post("/_sim/orders", status_code=201)
     async def place_order(body: OrderIn) -> dict[str, Any]:
         lines = [(line.sku, line.quantity) for line in body.line_items]
-        try:
-            return sim.place_order(lines, _location(sim, body.location_id))
-        except KeyError as exc:
-            raise HTTPException(404, f"unknown SKU {exc.args[0]!r}") from exc
-        except ValueError as exc:
-            raise HTTPException(409, str(exc)) from exc
+        with _order_errors():
+            return sim.place_order(lines, _location(sim, body.location_id),
+                                   online=body.location_id is None)
+
+    @app.post("/_sim/orders/{order_id}/cancel")
+    async def cancel_order(order_id: int, body: CancelIn) -> dict[str, Any]:
+        with _order_errors():
+            return sim.orders.cancel(order_id, restock=body.restock)
+
+    @app.post("/_sim/orders/{order_id}/refunds", status_code=201)
+    async def refund_order(order_id: int, body: RefundIn) -> dict[str, Any]:
+        lines = [(r.line_item_id, r.quantity, r.restock_type) for r in body.refund_line_items]
+        with _order_errors():
+            return sim.orders.refund(order_id, lines)
+
+    @app.post("/_sim/orders/{order_id}/edits", status_code=201)
+    async def edit_order(order_id: int, body: EditIn) -> dict[str, Any]:
+        add = [(line.sku, line.quantity) for line in body.add]
+        remove = [(r.line_item_id, r.quantity, r.restock) for r in body.remove]
+        increase = [(i.line_item_id, i.quantity) for i in body.increase]
+        with _order_errors():
+            return sim.orders.edit(order_id, add, remove, increase)
 
     @app.get("/_sim/faults")
     async def get_faults() -> dict[str, Any]:
@@ -211,6 +266,16 @@ def create_app(config: ShopifySimConfig | None = None) -> FastAPI:
         return {"url": webhooks.url}
 
     return app
+
+
+@contextmanager
+def _order_errors() -> Iterator[None]:
+    try:
+        yield
+    except KeyError as exc:
+        raise HTTPException(404, f"unknown SKU or order {exc.args[0]!r}") from exc
+    except ValueError as exc:  # OrderError too
+        raise HTTPException(409, str(exc)) from exc
 
 
 def _location(sim: ShopifySimState, ref: int | str | None) -> int:

@@ -1,7 +1,8 @@
 """The GraphQL endpoint of the Shopify simulator: dispatch, query cost and throttling.
 
 Supported operations: `inventorySetQuantities` (shopify_mutations.py), `nodes(ids:)` on
-InventoryItem and `productVariants` (shopify_queries.py). Anything else gets an
+InventoryItem and `productVariants` (shopify_queries.py), `order(id:)` and `orders`
+(shopify_order_queries.py, which states their cost). Anything else gets an
 UNSUPPORTED_BY_SIMULATOR error. Every recognised operation answers a fixed superset of the
 fields the stocksync connector selects.
 
@@ -30,6 +31,12 @@ from stocksync.simulators.shopify_operation import (
     Version,
     recognise,
 )
+from stocksync.simulators.shopify_order_queries import (
+    cost_order,
+    cost_orders,
+    run_order,
+    run_orders,
+)
 from stocksync.simulators.shopify_queries import cost_nodes, cost_variants, run_nodes, run_variants
 from stocksync.simulators.shopify_state import (
     JsonObject,
@@ -46,6 +53,8 @@ HANDLERS: dict[tuple[str, str], tuple[CostFn, RunFn]] = {
     ("mutation", "inventorySetQuantities"): (cost_set_quantities, run_set_quantities),
     ("query", "nodes"): (cost_nodes, run_nodes),
     ("query", "productVariants"): (cost_variants, run_variants),
+    ("query", "order"): (cost_order, run_order),
+    ("query", "orders"): (cost_orders, run_orders),
 }
 
 

@@ -213,6 +213,9 @@ class ShopifySimState:
         self.webhook_sink: WebhookSink | None = None
         self._next_id = 1000
         self._next_order_number = FIRST_ORDER_NUMBER
+        from stocksync.simulators.shopify_orders import OrderBook  # it builds on this module
+
+        self.orders = OrderBook(self)
         if config.seed_path is not None:
             self.load_seed(json.loads(Path(config.seed_path).read_text()))
         if not self.locations:
@@ -302,65 +305,47 @@ class ShopifySimState:
         self.apply_quantity(*key, "available", available, uuid4().hex)
         return self.levels[key]
 
-    def place_order(self, lines: list[tuple[str, int]], location_id: int) -> JsonObject:
-        """An order moves units available -> committed (shopify.md §2) and fires orders/create
-        plus inventory_levels/update, all sharing one X-Shopify-Event-Id (shopify.md §6.2)."""
-        wanted: dict[str, int] = {}
-        for sku, quantity in lines:
-            wanted[sku] = wanted.get(sku, 0) + quantity
-        resolved: list[tuple[Variant, int, Level]] = []
-        for sku, quantity in wanted.items():
-            variant = self.variant_by_sku(sku)
-            if variant is None:
-                raise KeyError(sku)
-            level = self.levels.get((variant.inventory_item_id, location_id))
-            if level is None or level.available < quantity:
-                raise ValueError(f"not enough {sku!r} available at location {location_id}")
-            resolved.append((variant, quantity, level))
-        event_id = uuid4().hex
-        for _, quantity, level in resolved:
-            level.available -= quantity
-            level.committed += quantity
-            level.updated_at = now_iso()
-        order = self._order_payload(resolved, location_id)
-        self._emit("orders/create", order, event_id)
-        for variant, _, _ in resolved:
-            self.emit_level_update(variant.inventory_item_id, location_id, event_id)
-        return order
+    def place_order(self, lines: list[tuple[str, int]], location_id: int, *,
+                    online: bool = False) -> JsonObject:
+        """An order (see shopify_orders.py): units available -> committed at `location_id`;
+        fires orders/create plus inventory_levels/update under one X-Shopify-Event-Id.
+        `online`: the payload's location_id is null, as for Online Store orders."""
+        return self.orders.place(lines, location_id, online=online)
 
-    def _order_payload(self, lines: list[tuple[Variant, int, Level]], location_id: int
-                       ) -> JsonObject:
+    def order_payload(self, lines: list[tuple[Variant, int, Level]], location_id: int | None
+                      ) -> JsonObject:
         order_id, number = self.new_id(), self._next_order_number
         self._next_order_number += 1
         created = now_iso()
-        line_items: list[JsonObject] = []
-        for variant, quantity, _ in lines:
-            line_id = self.new_id()
-            line_items.append({
-                "id": line_id, "admin_graphql_api_id": gid("LineItem", line_id),
-                "variant_id": variant.id, "product_id": variant.product_id, "sku": variant.sku,
-                "quantity": quantity, "title": self.products[variant.product_id].title,
-                "variant_title": variant.title, "price": variant.price,
-                "fulfillment_status": None})
         return {
             "id": order_id, "admin_graphql_api_id": gid("Order", order_id), "name": f"#{number}",
             "order_number": number, "created_at": created, "updated_at": created,
             "cancelled_at": None, "cancel_reason": None, "financial_status": "paid",
             "fulfillment_status": None, "currency": "USD", "location_id": location_id,
-            "test": True, "line_items": line_items,
+            "test": True, "note_attributes": [], "refunds": [],
+            "line_items": [self.line_payload(variant, quantity) for variant, quantity, _ in lines],
         }
+
+    def line_payload(self, variant: Variant, quantity: int) -> JsonObject:
+        line_id = self.new_id()
+        return {"id": line_id, "admin_graphql_api_id": gid("LineItem", line_id),
+                "variant_id": variant.id, "product_id": variant.product_id, "sku": variant.sku,
+                "quantity": quantity, "current_quantity": quantity,
+                "title": self.products[variant.product_id].title,
+                "variant_title": variant.title, "price": variant.price,
+                "fulfillment_status": None, "properties": []}
 
     # -- webhooks ------------------------------------------------------------------------
     def emit_level_update(self, item_id: int, location_id: int, event_id: str) -> None:
         level = self.levels[(item_id, location_id)]
         # REST InventoryLevel shape (shopify.md §6.1); only `available` is carried.
-        self._emit("inventory_levels/update", {
+        self.emit("inventory_levels/update", {
             "inventory_item_id": item_id, "location_id": location_id,
             "available": level.available, "updated_at": level.updated_at,
             "admin_graphql_api_id": level_gid(item_id, location_id),
         }, event_id)
 
-    def _emit(self, topic: str, payload: JsonObject, event_id: str) -> None:
+    def emit(self, topic: str, payload: JsonObject, event_id: str) -> None:
         if self.webhook_sink is not None:
             self.webhook_sink(topic, payload, event_id)
 

@@ -1,8 +1,11 @@
-"""Protocol-faithful Square simulator (Inventory + Catalog search), a product feature.
+"""Protocol-faithful Square simulator (Inventory, Catalog search, Orders), a product feature.
 
     POST /v2/inventory/changes/batch-create    BatchChangeInventory     (INVENTORY_WRITE)
     POST /v2/inventory/counts/batch-retrieve   BatchRetrieveInventoryCounts (INVENTORY_READ)
     POST /v2/catalog/search                    SearchCatalogObjects     (ITEMS_READ)
+    POST /v2/orders/search                     SearchOrders             (ORDERS_READ)
+    POST /v2/orders/batch-retrieve             BatchRetrieveOrders      (ORDERS_READ)
+    POST /v2/inventory/changes/batch-retrieve  BatchRetrieveInventoryChanges (INVENTORY_READ)
         Authorization: Bearer <token>; Square-Version: YYYY-MM-DD (optional, as on Square)
     GET  /_sim/state                  locations, items (ids, counts per state), quantities
     POST /_sim/locations              {name, id?}
@@ -18,6 +21,7 @@
     GET/DELETE /_sim/requests         every API call: time, path, status, outcome, codes
     GET/DELETE /_sim/violations       limit violations: count, rate_limited, by_kind, list
     GET/PUT /_sim/webhooks            delivery log / {url, signature_key} of the subscription
+    /_sim/orders...                   till sales, API orders, returns: square_orders_admin.py
 
 Wire format: /work/shared/channels/square.md. Start it with `run(port)` or mount
 `create_app(config)` anywhere (tests run it in a thread via simulators/server.py).
@@ -48,6 +52,12 @@ from stocksync.simulators.square_api import (
     search_catalog,
 )
 from stocksync.simulators.square_inventory import format_quantity, format_time, utc_now
+from stocksync.simulators.square_orders_admin import add_order_routes
+from stocksync.simulators.square_orders_api import (
+    batch_retrieve_changes,
+    batch_retrieve_orders,
+    search_orders,
+)
 from stocksync.simulators.square_state import (
     RequestRecord,
     SquareSimConfig,
@@ -108,6 +118,7 @@ def create_app(config: SquareSimConfig | None = None) -> FastAPI:
     sim = SquareSimState(config)
     webhooks = WebhookDeliverer(config)
     sim.count_sink = webhooks.enqueue
+    sim.event_sink = webhooks.enqueue_event
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -157,6 +168,23 @@ def create_app(config: SquareSimConfig | None = None) -> FastAPI:
     async def catalog_search(request: Request) -> JSONResponse:
         return await serve(request, "ITEMS_READ",
                            lambda body, seq, path: search_catalog(sim, body))
+
+    @app.post("/v2/orders/search")
+    async def orders_search(request: Request) -> JSONResponse:
+        return await serve(request, "ORDERS_READ",
+                           lambda body, seq, path: search_orders(sim, body, seq, path))
+
+    @app.post("/v2/orders/batch-retrieve")
+    async def orders_batch(request: Request) -> JSONResponse:
+        return await serve(request, "ORDERS_READ",
+                           lambda body, seq, path: batch_retrieve_orders(sim, body, seq, path))
+
+    @app.post("/v2/inventory/changes/batch-retrieve")
+    async def changes(request: Request) -> JSONResponse:
+        return await serve(request, "INVENTORY_READ",
+                           lambda body, seq, path: batch_retrieve_changes(sim, body, seq, path))
+
+    add_order_routes(app, sim, _variation)
 
     @app.get("/_sim/state")
     async def state() -> dict[str, Any]:

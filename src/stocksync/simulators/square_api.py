@@ -218,12 +218,12 @@ def _apply(sim: SquareSimState, changes: list[_Change], ignore_unchanged: bool) 
             state = str(data["state"])
             if sim.inventory.physical_count(change.object_id, change.location_id, state,
                                             change.quantity, change.occurred_at,
-                                            ignore_unchanged):
+                                            ignore_unchanged, **_reference(data)):
                 changed.append((change.object_id, change.location_id, state))
         else:
             changed += sim.inventory.adjustment(
                 change.object_id, change.location_id, str(data["from_state"]),
-                str(data["to_state"]), change.quantity, change.occurred_at)
+                str(data["to_state"]), change.quantity, change.occurred_at, **_reference(data))
         member = "physical_count" if change.kind == "PHYSICAL_COUNT" else "adjustment"
         wire_changes.append({"type": change.kind, member: {
             **data, "id": new_object_id(), "catalog_object_type": "ITEM_VARIATION",
@@ -366,6 +366,11 @@ def _item_wire(v: Variation) -> JsonObject:
 
 
 # -- helpers --------------------------------------------------------------------------------
+def _reference(data: JsonObject) -> dict[str, str]:
+    reference = data.get("reference_id")
+    return {"reference_id": reference} if isinstance(reference, str) else {}
+
+
 def _strings(value: object) -> list[str] | None:
     return [str(v) for v in value] if isinstance(value, list) else None
 

@@ -9,7 +9,9 @@ anchor) plus the adjustments after it; anything older than the anchor is history
 
 from __future__ import annotations
 
+import base64
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -107,10 +109,13 @@ CountKey = tuple[str, str, str]  # (catalog object id, location id, state)
 
 
 class InventoryBook:
-    """Every tracked count of the simulated seller, by (object, location) then state."""
+    """Every tracked count of the simulated seller, by (object, location) then state, and
+    every change as Square keeps it for BatchRetrieveInventoryChanges (history includes
+    changes that a later physical count superseded)."""
 
     def __init__(self) -> None:
         self.places: dict[tuple[str, str], dict[str, StateCount]] = {}
+        self.changes: list[dict[str, object]] = []  # InventoryChange wire objects
 
     def quantity(self, object_id: str, location_id: str, state: str = "IN_STOCK") -> Decimal:
         count = self.places.get((object_id, location_id), {}).get(state)
@@ -120,14 +125,24 @@ class InventoryBook:
         return self.places.setdefault((key[0], key[1]), {}).setdefault(key[2], StateCount())
 
     def physical_count(self, object_id: str, location_id: str, state: str, quantity: Decimal,
-                       occurred_at: datetime, ignore_unchanged: bool = False) -> bool:
+                       occurred_at: datetime, ignore_unchanged: bool = False, **extra: str
+                       ) -> bool:
         """True when the state's quantity changed."""
         count = self._count((object_id, location_id, state))
-        return count.count(quantity, occurred_at, ignore_unchanged)
+        skipped = (ignore_unchanged and count.anchor_at is not None
+                   and quantity == count.anchor)
+        changed = count.count(quantity, occurred_at, ignore_unchanged)
+        if not skipped:  # an ignored unchanged count leaves no trace
+            self._log("PHYSICAL_COUNT", "physical_count", object_id, location_id, quantity,
+                      occurred_at, {"state": state, **extra})
+        return changed
 
     def adjustment(self, object_id: str, location_id: str, from_state: str, to_state: str,
-                   quantity: Decimal, occurred_at: datetime) -> list[CountKey]:
-        """Move `quantity` between states; returns the tracked counts that changed."""
+                   quantity: Decimal, occurred_at: datetime, **extra: str) -> list[CountKey]:
+        """Move `quantity` between states; returns the tracked counts that changed.
+        `extra`: transaction_id / refund_id / reference_id, as Square records them."""
+        self._log("ADJUSTMENT", "adjustment", object_id, location_id, quantity, occurred_at,
+                  {"from_state": from_state, "to_state": to_state, **extra})
         changed: list[CountKey] = []
         for state, delta in ((from_state, -quantity), (to_state, quantity)):
             if state in UNTRACKED_STATES:
@@ -136,6 +151,15 @@ class InventoryBook:
             if self._count(key).adjust(delta, occurred_at):
                 changed.append(key)
         return changed
+
+    def _log(self, kind: str, member: str, object_id: str, location_id: str,
+             quantity: Decimal, occurred_at: datetime, fields: dict[str, str]) -> None:
+        self.changes.append({"type": kind, member: {
+            "id": base64.b32encode(uuid.uuid4().bytes).decode()[:24], **fields,
+            "location_id": location_id, "catalog_object_id": object_id,
+            "catalog_object_type": "ITEM_VARIATION",
+            "quantity": format_quantity(quantity), "occurred_at": format_time(occurred_at),
+            "created_at": format_time(utc_now())}})
 
     def counts_of(self, object_id: str, location_id: str) -> list[CountKey]:
         return [(object_id, location_id, state)

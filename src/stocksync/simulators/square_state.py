@@ -13,6 +13,7 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,11 @@ from stocksync.simulators.square_inventory import (
 
 JsonObject = dict[str, Any]  # a JSON object at the wire boundary
 CountSink = Callable[[list[JsonObject]], None]  # changed InventoryCounts -> webhook
+EventSink = Callable[[str, JsonObject], None]  # (event type, data) -> webhook
 
 REQUEST_LOG_SIZE = 5_000
 VIOLATION_LOG_SIZE = 1_000
-SCOPES = ("ITEMS_READ", "INVENTORY_READ", "INVENTORY_WRITE")
+SCOPES = ("ITEMS_READ", "INVENTORY_READ", "INVENTORY_WRITE", "ORDERS_READ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,9 @@ class SquareSimConfig:
     max_read_limit: int = 1000  # BatchRetrieveInventoryCounts `limit` is 1..1000
     counts_page_size: int = 1000  # the most counts one page returns (tests page with less)
     catalog_page_size: int = 1000  # the most objects one catalog search page returns
+    # "It is possible to receive fewer results than the specified limit on a given page":
+    # the most orders one SearchOrders page returns (tests page with less).
+    orders_page_size: int = 1000
     max_occurred_at_age_s: float = 24 * 3600.0
     # Square does not say how much clock skew it forgives for "in the future": unconfirmed.
     future_tolerance_s: float = 60.0
@@ -200,6 +205,9 @@ class SquareSimState:
         self.violation_counts: dict[str, int] = {}
         self.forced_rate_limited = 0
         self.count_sink: CountSink | None = None
+        self.event_sink: EventSink | None = None  # order.created / order.updated
+        self.orders: dict[str, JsonObject] = {}  # order id -> Order wire object
+        self.search_ends: dict[str, datetime] = {}  # SearchOrders cursor -> implied end_at
         self._seq = 0
         self.add_location(config.location_name, config.location_id)
         if config.seed_path is not None:

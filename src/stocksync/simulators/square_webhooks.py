@@ -1,4 +1,5 @@
-"""`inventory.count.updated` notifications of the Square simulator (square.md §6).
+"""Notifications of the Square simulator (square.md §6): `inventory.count.updated`, and
+`order.created` / `order.updated` for orders made through the API (simulators/square_orders.py).
 
 Signed with x-square-hmacsha256-signature = base64(HMAC-SHA256(signature key, notification
 URL + raw body)), plus the legacy SHA-1 x-square-signature. Failed deliveries (no 2xx within
@@ -60,6 +61,7 @@ class DeliveryRecord:
     event_id: str
     url: str
     counts: int
+    type: str = EVENT_TYPE
     attempts: int = 0
     delivered: bool = False
     statuses: list[int | None] = field(default_factory=list)
@@ -79,24 +81,28 @@ class WebhookDeliverer:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def enqueue(self, counts: list[JsonObject]) -> None:
-        if not self.url or not self.signature_key:
-            return
         for start in range(0, len(counts), COUNTS_PER_EVENT):
             chunk = counts[start:start + COUNTS_PER_EVENT]
-            event_id = str(uuid4())
-            event = {"merchant_id": self.config.merchant_id, "type": EVENT_TYPE,
-                     "event_id": event_id, "created_at": format_time(utc_now()),
-                     "data": {"type": "inventory_counts", "id": str(uuid4()),
-                              "object": {"inventory_counts": chunk}}}
-            # Serialised once: every retry carries the same bytes, signature and event_id.
-            body = json.dumps(event, separators=(",", ":")).encode()
-            record = DeliveryRecord(event_id, self.url, len(chunk))
-            self.log.append(record)
-            del self.log[:-DELIVERY_LOG_SIZE]
-            task = asyncio.get_running_loop().create_task(
-                self._deliver(self.url, self.signature_key, body, record))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.enqueue_event(EVENT_TYPE, {"type": "inventory_counts", "id": str(uuid4()),
+                                            "object": {"inventory_counts": chunk}},
+                               len(chunk))
+
+    def enqueue_event(self, event_type: str, data: JsonObject, counts: int = 0) -> None:
+        """One notification of `event_type` (order.created, order.updated, ...)."""
+        if not self.url or not self.signature_key:
+            return
+        event_id = str(uuid4())
+        event = {"merchant_id": self.config.merchant_id, "type": event_type,
+                 "event_id": event_id, "created_at": format_time(utc_now()), "data": data}
+        # Serialised once: every retry carries the same bytes, signature and event_id.
+        body = json.dumps(event, separators=(",", ":")).encode()
+        record = DeliveryRecord(event_id, self.url, counts, event_type)
+        self.log.append(record)
+        del self.log[:-DELIVERY_LOG_SIZE]
+        task = asyncio.get_running_loop().create_task(
+            self._deliver(self.url, self.signature_key, body, record))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def headers(self, url: str, key: str, body: bytes, first_attempt_at: str, resends: int,
                 reason: str | None) -> dict[str, str]:

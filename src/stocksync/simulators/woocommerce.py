@@ -3,13 +3,16 @@ product feature: `stocksync simulate woocommerce --port N`.
 
     /wp-json/wc/v3/products[/{id}], /products/batch,
     /products/{id}/variations[/{vid}], /products/{id}/variations/batch,
+    /orders[/{id}], /orders/{id}/refunds (GET),
     /webhooks[/{id}]                           see woocommerce_rest.py
     GET  /_sim/state                           per SKU ids, stock and status; orders
     POST /_sim/items                           {sku, quantity, parent_sku?, manage_stock?}
     PUT  /_sim/items/{sku}/stock               {quantity}: a variable product's own stock
     DELETE /_sim/items/{sku}                   the merchant deletes a product
     PUT  /_sim/inventory/{sku}                 {quantity}: merchant stock edit
-    POST /_sim/orders, PUT /_sim/orders/{id}   {line_items, status?} / {status}
+    POST /_sim/orders, PUT /_sim/orders/{id}   {line_items, status?} / {status}: stock moves
+                                               as core does (woocommerce_orders.py)
+    POST /_sim/orders/{id}/refunds             {line_items: [{id, quantity}], restock?}
     GET/POST /_sim/faults                      latency_ms, fail_next_n, fail_status,
                                                force_rate_limit, retry_after_s, reject_skus,
                                                batch_limit, rate_limit(_window_s, _headers)

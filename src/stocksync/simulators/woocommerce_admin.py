@@ -10,7 +10,12 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from stocksync.simulators.woocommerce_limits import Monitor, RateWindow
-from stocksync.simulators.woocommerce_resources import order_json, product_json, snapshot
+from stocksync.simulators.woocommerce_resources import (
+    order_json,
+    product_json,
+    refund_json,
+    snapshot,
+)
 from stocksync.simulators.woocommerce_state import WooCommerceSimState
 from stocksync.simulators.woocommerce_webhooks import WebhookDeliverer
 
@@ -40,6 +45,19 @@ class OrderLineIn(BaseModel):
 class OrderIn(BaseModel):
     line_items: list[OrderLineIn] = Field(min_length=1)
     status: str = "processing"
+    price_cents: int = Field(1000, ge=0, description="unit price of every line")
+
+
+class RefundLineIn(BaseModel):
+    id: int = Field(description="order line item id")
+    quantity: int = Field(gt=0)
+
+
+class RefundIn(BaseModel):
+    line_items: list[RefundLineIn] = Field(default_factory=list)
+    restock: bool = Field(False, description="'Restock refunded items' / api_restock")
+    amount_cents: int | None = Field(None, ge=0, description="default: the lines' totals")
+    reason: str = ""
 
 
 class OrderStatusIn(BaseModel):
@@ -117,7 +135,7 @@ def admin_router(sim: WooCommerceSimState, monitor: Monitor, window: RateWindow,
     async def place_order(body: OrderIn) -> dict[str, Any]:
         lines = [(line.sku, line.quantity) for line in body.line_items]
         try:
-            return order_json(sim, sim.place_order(lines, body.status))
+            return order_json(sim, sim.place_order(lines, body.status, body.price_cents))
         except KeyError as exc:
             raise HTTPException(404, f"unknown SKU {exc.args[0]!r}") from exc
         except ValueError as exc:
@@ -131,6 +149,21 @@ def admin_router(sim: WooCommerceSimState, monitor: Monitor, window: RateWindow,
             return order_json(sim, sim.set_order_status(order_id, body.status))
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
+
+    @router.post("/orders/{order_id}/refunds", status_code=201)
+    async def refund_order(order_id: int, body: RefundIn) -> dict[str, Any]:
+        """The merchant refunds lines, restocking them or not (wc_create_refund)."""
+        if order_id not in sim.orders:
+            raise HTTPException(404, f"unknown order {order_id}")
+        quantities: dict[int, int] = {}
+        for line in body.line_items:
+            quantities[line.id] = quantities.get(line.id, 0) + line.quantity
+        try:
+            refund = sim.refund_order(order_id, quantities, restock=body.restock,
+                                      amount_cents=body.amount_cents, reason=body.reason)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return refund_json(sim, refund)
 
     @router.get("/faults")
     async def get_faults() -> dict[str, Any]:

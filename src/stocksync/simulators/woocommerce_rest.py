@@ -1,4 +1,5 @@
-"""The simulator's WooCommerce REST v3 routes: products, variations, batches, webhooks.
+"""The simulator's WooCommerce REST v3 routes: products, variations, batches, orders and
+their refunds (read), webhooks.
 
 Paths, shapes and error codes follow woocommerce.md §1-§3: errors are
 `{"code", "message", "data": {"status"}}`; lists are paged with X-WP-Total,
@@ -11,12 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from stocksync.simulators.woocommerce_limits import Monitor, RequestRecord
-from stocksync.simulators.woocommerce_resources import product_json
+from stocksync.simulators.woocommerce_orders import Order
+from stocksync.simulators.woocommerce_resources import order_json, product_json, refund_json
 from stocksync.simulators.woocommerce_state import (
     Item,
     ItemError,
@@ -32,6 +35,8 @@ from stocksync.simulators.woocommerce_webhooks import (
 API_PREFIX = "/wp-json/wc/v3"
 DEFAULT_PER_PAGE = 10
 STOCK_FIELDS = ("manage_stock", "stock_quantity", "backorders", "stock_status")
+# WC_REST_CRUD_Controller::get_collection_params `orderby` enum (the v3 docs omit modified).
+ORDERBY = ("date", "id", "include", "title", "slug", "modified")
 
 
 class WooError(Exception):
@@ -248,6 +253,47 @@ def rest_router(sim: WooCommerceSimState, monitor: Monitor,
         body = await body_of(request)
         return _single(variation_updater(parent(product_id)), {**body, "id": variation_id})
 
+    # -- orders (read) -------------------------------------------------------------------
+    def order(order_id: str) -> Order:
+        found = sim.orders.get(_id(order_id))
+        if found is None:
+            raise WooError(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
+        return found
+
+    @router.get("/orders")
+    async def list_orders(request: Request) -> JSONResponse:
+        """modified_after/_before are exclusive (WP_Date_Query) and compare the local dates
+        unless dates_are_gmt=true; orderby/order as WC_REST_CRUD_Controller."""
+        query = request.query_params
+        orderby, direction = query.get("orderby", "date"), query.get("order", "desc")
+        if orderby not in ORDERBY or direction not in ("asc", "desc"):
+            raise WooError(400, "rest_invalid_param", "Invalid parameter(s): orderby, order")
+        gmt = query.get("dates_are_gmt", "false").lower() in ("true", "1")
+        shift = timedelta(0 if gmt else sim.config.utc_offset_minutes * 60)
+        statuses = set(query.get("status", "any").split(","))
+        rows = [o for o in sim.orders.values() if "any" in statuses or o.status in statuses]
+        for name, field, newer in (("modified_after", "modified_gmt", True),
+                                   ("modified_before", "modified_gmt", False),
+                                   ("after", "created_gmt", True),
+                                   ("before", "created_gmt", False)):
+            if name in query:
+                bound = _date_param(query[name], name)
+                rows = [o for o in rows if _beyond(_at(getattr(o, field)) + shift, bound, newer)]
+        key = {"modified": lambda o: (o.modified_gmt, o.id),
+               "id": lambda o: ("", o.id)}.get(orderby, lambda o: (o.created_gmt, o.id))
+        rows.sort(key=key, reverse=direction == "desc")
+        return paged(request, [order_json(sim, o) for o in rows])
+
+    @router.get("/orders/{order_id}")
+    async def get_order(order_id: str) -> JsonObject:
+        return order_json(sim, order(order_id))
+
+    @router.get("/orders/{order_id}/refunds")
+    async def list_refunds(order_id: str, request: Request) -> JSONResponse:
+        refunds = sorted(order(order_id).refunds, key=lambda r: (r.created_gmt, r.id),
+                         reverse=True)
+        return paged(request, [refund_json(sim, r) for r in refunds])
+
     # -- webhooks (so stocksync or a test can re-enable a disabled one, §5.3) -------------
     def webhook(webhook_id: str) -> Webhook:
         found = webhooks.webhooks.get(_id(webhook_id))
@@ -303,6 +349,23 @@ def _id(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     return int(value) if isinstance(value, str) and value.isdigit() else 0
+
+
+def _date_param(raw: str, name: str) -> datetime:
+    """An ISO-8601 query date; one with an offset is turned into UTC wall time."""
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError as exc:
+        raise WooError(400, "rest_invalid_param", f"Invalid parameter(s): {name}") from exc
+    return value.replace(tzinfo=None) - (value.utcoffset() or timedelta(0))
+
+
+def _at(gmt: str) -> datetime:
+    return datetime.fromisoformat(gmt)
+
+
+def _beyond(moment: datetime, bound: datetime, after: bool) -> bool:
+    return moment > bound if after else moment < bound
 
 
 def _int_param(request: Request, name: str, default: int) -> int:

@@ -15,17 +15,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from stocksync.simulators.woocommerce_orders import (
+    ORDER_STATUSES,
+    REDUCING_STATUSES,
+    Order,
+    OrderDesk,
+    Refund,
+)
+
 JsonObject = dict[str, Any]  # a JSON object at the wire boundary
 # (topic, resource id): the deliverer builds the payload itself, at delivery time (§5.1).
 WebhookSink = Callable[[str, int], None]
 
 STOCK_STATUSES = ("instock", "outofstock", "onbackorder")
 BACKORDERS = ("no", "notify", "yes")
-# Order statuses in which WooCommerce has reduced stock (wc_maybe_reduce_stock_levels runs
-# on processing / completed / on-hold); cancelling such an order restores it.
-REDUCING_STATUSES = frozenset({"processing", "completed", "on-hold"})
-ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded",
-                  "failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,9 @@ class WooCommerceSimConfig:
     # Whether an order's stock reduction also fires product.updated is unconfirmed (§5.1):
     # wc_update_product_stock() saves the product, so the default is yes.
     product_webhook_on_order: bool = True
+    # The site's timezone: orders' date_created/date_modified (and modified_after without
+    # dates_are_gmt) are local time, the *_gmt fields UTC.
+    utc_offset_minutes: int = 0
     latency_ms: int = 0
     fail_next_n: int = 0
     fail_status: int = 503
@@ -101,23 +107,6 @@ class Item:
     modified_gmt: str = ""
 
 
-@dataclass(slots=True)
-class OrderLine:
-    id: int
-    item_id: int  # the product or variation sold
-    quantity: int
-
-
-@dataclass(slots=True)
-class Order:
-    id: int
-    status: str
-    lines: list[OrderLine]
-    stock_reduced: bool = False
-    created_gmt: str = ""
-    modified_gmt: str = ""
-
-
 class ItemError(Exception):
     """A WooCommerce error for one item: batch answers carry it inline (§3)."""
 
@@ -145,13 +134,19 @@ class WooCommerceSimState:
         self.items: dict[int, Item] = {}
         self.orders: dict[int, Order] = {}
         self.webhook_sink: WebhookSink | None = None
+        self.desk = OrderDesk(self)
         self._next_id = 10  # one id sequence: posts, orders and line items, like WordPress
+        self._next_meta_id = 1000  # woocommerce_order_itemmeta.meta_id
         if config.seed_path is not None:
             self.load_seed(json.loads(Path(config.seed_path).read_text()))
 
     def new_id(self) -> int:
         self._next_id += 1
         return self._next_id
+
+    def new_meta_id(self) -> int:
+        self._next_meta_id += 1
+        return self._next_meta_id
 
     # -- catalog -------------------------------------------------------------------------
     def item_by_sku(self, sku: str) -> Item | None:
@@ -209,7 +204,7 @@ class WooCommerceSimState:
         self.items.pop(item.id, None)
         if item.parent_id and item.parent_id in self.items:
             self.items[item.parent_id].variation_ids.remove(item.id)
-        self._emit("product.deleted", item.id)
+        self.emit("product.deleted", item.id)
 
     def load_seed(self, seed: JsonObject) -> None:
         """{"products": [{"sku", "quantity"?, "name"?, "manage_stock"?, "backorders"?,
@@ -293,13 +288,14 @@ class WooCommerceSimState:
     def _saved(self, item: Item, *, by_api: bool = False) -> None:
         item.modified_gmt = now_gmt()
         if not by_api or self.config.webhook_on_api_writes:
-            self._emit("product.updated", item.id)
+            self.emit("product.updated", item.id)
 
     # -- orders --------------------------------------------------------------------------
-    def place_order(self, lines: list[tuple[str, int]], status: str) -> Order:
-        """An order, reducing stock when its status is one that does (checkout refuses a
-        line a no-backorders item cannot cover). Fires order.created, then product.updated
-        for each reduced item. Raises KeyError (unknown SKU) or ValueError before changes."""
+    def place_order(self, lines: list[tuple[str, int]], status: str,
+                    price_cents: int = 1000) -> Order:
+        """An order (created pending, then moved to `status`, reducing stock as core does).
+        Checkout refuses a line a no-backorders item cannot cover. Raises KeyError (unknown
+        SKU) or ValueError before any change."""
         if status not in ORDER_STATUSES:
             raise ValueError(f"status must be one of {ORDER_STATUSES}")
         wanted: dict[int, int] = {}
@@ -318,41 +314,25 @@ class WooCommerceSimState:
                 holder = self.items[holder_id]
                 if holder.backorders == "no" and (holder.stock_quantity or 0) < quantity:
                     raise ValueError(f"not enough stock of {holder.sku!r}")
-        now = now_gmt()
-        order = Order(self.new_id(), status,
-                      [OrderLine(self.new_id(), item_id, qty) for item_id, qty in wanted.items()],
-                      created_gmt=now, modified_gmt=now)
-        self.orders[order.id] = order
-        self._emit("order.created", order.id)
-        if status in REDUCING_STATUSES:
-            self._move_stock(order, -1)
-        return order
+        return self.desk.place([(item_id, qty, price_cents) for item_id, qty in wanted.items()],
+                               status, now_gmt())
 
     def set_order_status(self, order_id: int, status: str) -> Order:
-        """order.updated; cancelling or refunding an order that reduced stock restores it."""
-        if status not in ORDER_STATUSES:
-            raise ValueError(f"status must be one of {ORDER_STATUSES}")
+        """order.updated; the status hooks move stock as core WooCommerce does."""
         order = self.orders[order_id]
-        order.status, order.modified_gmt = status, now_gmt()
-        self._emit("order.updated", order.id)
-        if status in REDUCING_STATUSES and not order.stock_reduced:
-            self._move_stock(order, -1)
-        elif status in ("cancelled", "refunded") and order.stock_reduced:
-            self._move_stock(order, +1)
+        self.desk.set_status(order, status, now_gmt())
         return order
 
-    def _move_stock(self, order: Order, sign: int) -> None:
-        order.stock_reduced = sign < 0
-        for line in order.lines:
-            item = self.items.get(line.item_id)
-            holder = self.stock_holder(item) if item is not None else None
-            if holder is None or holder.stock_quantity is None:
-                continue
-            holder.stock_quantity += sign * line.quantity
-            holder.modified_gmt = now_gmt()
-            if self.config.product_webhook_on_order:
-                self._emit("product.updated", holder.id)
+    def refund_order(self, order_id: int, quantities: dict[int, int], *, restock: bool,
+                     amount_cents: int | None = None, reason: str = "") -> Refund:
+        return self.desk.refund(self.orders[order_id], quantities, restock=restock,
+                                amount_cents=amount_cents, reason=reason, now=now_gmt())
 
-    def _emit(self, topic: str, resource_id: int) -> None:
+    def saved_by_order(self, holder: Item) -> None:
+        holder.modified_gmt = now_gmt()
+        if self.config.product_webhook_on_order:
+            self.emit("product.updated", holder.id)
+
+    def emit(self, topic: str, resource_id: int) -> None:
         if self.webhook_sink is not None:
             self.webhook_sink(topic, resource_id)

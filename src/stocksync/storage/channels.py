@@ -52,7 +52,7 @@ def _channel(row: Any) -> Channel:
                    name=r["name"], rules=rules_from_json(r["rules"]),
                    settings=dict(r["settings"] or {}), enabled=bool(r["enabled"]),
                    cursor=int(r["cursor"]), updated_at=r["updated_at"],
-                   webhook_id=r["webhook_id"])
+                   webhook_id=r["webhook_id"], created_at=r["created_at"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,20 @@ class SkuTarget:
     revisions: int = 0
     revisions_day: datetime | None = None
     last_revision_at: datetime | None = None
+    channel_moves: int = 0  # the channel's own sales/restocks counted since the last ack
+    unexplained: int = 0  # accepted level changes no order has explained yet
+    channel_changed_at: datetime | None = None  # newest own change of the channel counted
+
+    @property
+    def last_set(self) -> int | None:
+        """The value stocksync last set (or saw) before the channel's own moves."""
+        return None if self.pushed is None else self.pushed - self.channel_moves
+
+    def in_sync(self, wanted: int | None, reassert: bool) -> bool:
+        """Nothing to push: the channel shows `wanted`. With `reassert` (platforms without
+        compare-and-set), a channel that sold since our last set is pushed again anyway,
+        because our absolute set may have landed after that sale and erased it."""
+        return self.pushed == wanted and not (reassert and self.channel_moves)
 
 
 class SqlChannels:
@@ -143,7 +157,25 @@ class SqlChannels:
                              last_error=row["last_error"], last_error_at=row["last_error_at"],
                              failing_since=row["failing_since"], pending=int(pending or 0),
                              parked=int(parked or 0), oldest_unprojected_at=unprojected,
-                             oldest_unpushed_at=oldest)
+                             oldest_unpushed_at=oldest, orders_polled_at=row["order_polled_at"],
+                             orders_error=row["order_poll_error"],
+                             orders_error_at=row["order_poll_error_at"])
+
+    def order_cursor(self, code: str) -> tuple[str | None, datetime]:
+        """Where the next order poll starts (None: never polled) and when the channel was
+        created (the first poll starts there)."""
+        row = self.conn.execute(select(channels.c.order_cursor, channels.c.created_at)
+                                .where(self._where(code))).one()
+        return row.order_cursor, row.created_at
+
+    def record_order_poll(self, code: str, now: datetime, cursor: str | None,
+                          error: str | None) -> None:
+        if error is None:
+            values: dict[str, Any] = {"order_cursor": cursor, "order_polled_at": now,
+                                      "order_poll_error": None}
+        else:
+            values = {"order_poll_error": error[:2000], "order_poll_error_at": now}
+        self.conn.execute(update(channels).where(self._where(code)).values(**values))
 
     def advance(self, code: str, cursor: int) -> None:
         self.conn.execute(update(channels).where(self._where(code)).values(cursor=cursor))
@@ -181,7 +213,8 @@ class SqlChannels:
                                       .order_by(channel_skus.c.sku)).scalars())
 
     def want(self, code: str, sku: str, wanted: int, sequence: int, since: datetime,
-             existing: SkuTarget | None, correlation_id: str | None = None) -> None:
+             existing: SkuTarget | None, correlation_id: str | None = None,
+             reassert: bool = False) -> None:
         """Record what the channel should show. A row already pending keeps its older
         `pending_since`, so propagation latency counts from the first unpushed change."""
         if existing is None:
@@ -190,7 +223,7 @@ class SqlChannels:
                 wanted=wanted, wanted_sequence=sequence, pending_since=since, attempts=0,
                 correlation_id=correlation_id))
             return
-        in_sync = existing.pushed == wanted
+        in_sync = existing.in_sync(wanted, reassert)
         self.conn.execute(update(channel_skus).where(
             self._sku_where(code), channel_skus.c.sku == sku).values(
             wanted=wanted, wanted_sequence=sequence,
@@ -199,7 +232,7 @@ class SqlChannels:
             correlation_id=correlation_id))
 
     def want_many(self, code: str, wanted: Sequence[Wanted],
-                  existing: Mapping[str, SkuTarget]) -> None:
+                  existing: Mapping[str, SkuTarget], reassert: bool = False) -> None:
         """`want` for many SKUs in two batched statements (a projector round can change
         hundreds of SKUs; one statement each would dominate its time)."""
         new = [w for w in wanted if w.sku not in existing]
@@ -214,7 +247,7 @@ class SqlChannels:
             old = existing.get(w.sku)
             if old is None:
                 continue
-            in_sync = old.pushed == w.value
+            in_sync = old.in_sync(w.value, reassert)
             changed.append({"k_sku": w.sku, "wanted": w.value, "wanted_sequence": w.sequence,
                             "pending_since": None if in_sync else (old.pending_since or w.since),
                             "correlation_id": w.correlation_id})
@@ -228,21 +261,65 @@ class SqlChannels:
                         attempts=0, next_attempt_at=None), changed)
 
     def acknowledge_many(self, code: str, values: Mapping[str, int], now: datetime,
-                         wanted: Mapping[str, int | None]) -> set[str]:
+                         wanted: Mapping[str, int | None],
+                         moves_read: Mapping[str, int] | None = None,
+                         reassert: bool = False) -> set[str]:
         """`acknowledge` for a whole push in one batched statement. `wanted` is what the
         rows wanted when read; a row whose wanted moved on meanwhile stays pending because
-        the statement re-checks it. Returns the SKUs now in sync (as far as it knew)."""
+        the statement re-checks it. Returns the SKUs now in sync (as far as it knew).
+
+        `moves_read` is each row's `channel_moves` when it was read for this push. Sales
+        the channel made that stocksync counted while the push was in flight are kept on
+        top of the acknowledged value: with compare-and-set they can only have happened
+        after the set landed (else the set would have failed)."""
         if not values:
             return set()
+        moves_read = moves_read or {}
+        moves_after = channel_skus.c.channel_moves - bindparam("m_read")
+        now_there = bindparam("value") + moves_after
+        synced = channel_skus.c.wanted == now_there
+        if reassert:
+            synced = and_(synced, moves_after == 0)
         self.conn.execute(
             update(channel_skus).where(
                 self._sku_where(code), channel_skus.c.sku == bindparam("k_sku"))
-            .values(pushed=bindparam("value"), pushed_at=now, sending=None, attempts=0,
-                    next_attempt_at=None,
-                    pending_since=case((channel_skus.c.wanted == bindparam("value"), None),
-                                       else_=channel_skus.c.pending_since)),
-            [{"k_sku": sku, "value": value} for sku, value in values.items()])
+            .values(pushed=now_there, channel_moves=moves_after, pushed_at=now, sending=None,
+                    attempts=0, next_attempt_at=None,
+                    pending_since=case((synced, None), else_=channel_skus.c.pending_since)),
+            [{"k_sku": sku, "value": value, "m_read": moves_read.get(sku, 0)}
+             for sku, value in values.items()])
         return {sku for sku, value in values.items() if wanted.get(sku) == value}
+
+    def channel_moved(self, code: str, sku: str, delta: int, absorbed: int,
+                      at: datetime | None, now: datetime) -> None:
+        """The channel sold (delta < 0) or restocked (delta > 0) `sku` itself and stocksync
+        counted it: the channel already shows that change, so expect it there. `absorbed`
+        units of it had been accepted earlier from the channel's level notice (already in
+        `pushed`), so only the rest moves the expected value."""
+        moved = delta - absorbed
+        values: dict[str, Any] = {
+            "pushed": case((channel_skus.c.pushed.is_(None), None),
+                           else_=channel_skus.c.pushed + moved),
+            "channel_moves": channel_skus.c.channel_moves + moved,
+            "unexplained": channel_skus.c.unexplained - absorbed,
+            "pending_since": func.coalesce(channel_skus.c.pending_since, now)}
+        if at is not None:
+            values["channel_changed_at"] = case(
+                (or_(channel_skus.c.channel_changed_at.is_(None),
+                     channel_skus.c.channel_changed_at < at), at),
+                else_=channel_skus.c.channel_changed_at)
+        self.conn.execute(update(channel_skus).where(
+            self._sku_where(code), channel_skus.c.sku == sku).values(**values))
+
+    def accept_level(self, code: str, sku: str, value: int, delta: int,
+                     observed_at: datetime | None) -> None:
+        """A change made in the channel that no order explains was accepted into the ledger
+        as an adjustment of `delta`: the channel shows `value`; an order arriving later
+        for it is netted against `unexplained`."""
+        self.observed(code, sku, value, observed_at)
+        self.conn.execute(update(channel_skus).where(
+            self._sku_where(code), channel_skus.c.sku == sku).values(
+            unexplained=channel_skus.c.unexplained + delta))
 
     def due(self, code: str, now: datetime, limit: int) -> list[SkuTarget]:
         rows = self.conn.execute(
@@ -267,7 +344,7 @@ class SqlChannels:
                  observed_at: datetime | None = None) -> None:
         """The channel was seen showing `value` (fetch-on-notify): remember it as the value
         it has, so the pusher compares against the truth there."""
-        values: dict[str, Any] = {"pushed": value}
+        values: dict[str, Any] = {"pushed": value, "channel_moves": 0}
         if observed_at is not None:
             values["observed_at"] = observed_at
         self.conn.execute(update(channel_skus).where(
@@ -359,7 +436,10 @@ def _target(r: Any) -> SkuTarget:
                      sending=None if r.sending is None else int(r.sending),
                      observed_at=r.observed_at, correlation_id=r.correlation_id,
                      revisions=int(r.revisions or 0), revisions_day=r.revisions_day,
-                     last_revision_at=r.last_revision_at)
+                     last_revision_at=r.last_revision_at,
+                     channel_moves=int(r.channel_moves or 0),
+                     unexplained=int(r.unexplained or 0),
+                     channel_changed_at=r.channel_changed_at)
 
 
 def channel_for_webhook(conn: Connection, webhook_id: str) -> tuple[Channel, str | None] | None:

@@ -13,7 +13,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from stocksync.storage.tables import inbox
 
-PENDING, DONE, FAILED = "pending", "done", "failed"
+PENDING, DONE, FAILED, DISMISSED = "pending", "done", "failed", "dismissed"
+STATUSES = (PENDING, DONE, FAILED, DISMISSED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,9 @@ class Delivery:
     last_error: str | None
     processed_at: datetime | None
     correlation_id: str | None
+    dismissed_at: datetime | None = None
+    dismissed_by: str | None = None
+    dismiss_reason: str | None = None
 
 
 def _delivery(row: Any) -> Delivery:
@@ -41,7 +45,9 @@ def _delivery(row: Any) -> Delivery:
                     headers=dict(r["headers"]), body=bytes(r["body"]),
                     received_at=r["received_at"], status=r["status"],
                     attempts=int(r["attempts"]), last_error=r["last_error"],
-                    processed_at=r["processed_at"], correlation_id=r["correlation_id"])
+                    processed_at=r["processed_at"], correlation_id=r["correlation_id"],
+                    dismissed_at=r["dismissed_at"], dismissed_by=r["dismissed_by"],
+                    dismiss_reason=r["dismiss_reason"])
 
 
 def store(conn: Connection, *, tenant_id: str, channel: str, kind: str, delivery_id: str,
@@ -112,7 +118,23 @@ def replay(conn: Connection, delivery_id: int, tenant_id: str | None = None) -> 
     if tenant_id is not None:
         query = query.where(inbox.c.tenant_id == tenant_id)
     result = conn.execute(query.values(status=PENDING, attempts=0, next_attempt_at=None,
-                                       claimed_until=None, processed_at=None))
+                                       claimed_until=None, processed_at=None,
+                                       dismissed_at=None, dismissed_by=None,
+                                       dismiss_reason=None))
+    return result.rowcount == 1
+
+
+def dismiss(conn: Connection, delivery_id: int, now: datetime, by: str,
+            reason: str | None = None, tenant_id: str | None = None) -> bool:
+    """Give up on a dead-lettered delivery: it stays kept, as dismissed, with who did it,
+    when and why (it no longer counts as failed, and replaying it is still possible).
+    False if there is no such failed delivery."""
+    query = update(inbox).where(inbox.c.id == delivery_id, inbox.c.status == FAILED)
+    if tenant_id is not None:
+        query = query.where(inbox.c.tenant_id == tenant_id)
+    result = conn.execute(query.values(status=DISMISSED, dismissed_at=now, dismissed_by=by[:64],
+                                       dismiss_reason=reason[:4000] if reason else None,
+                                       claimed_until=None))
     return result.rowcount == 1
 
 

@@ -68,6 +68,7 @@ tenants = Table(
     Column("name", String(200), nullable=False),
     Column("log_head", BigInteger, nullable=False, server_default="0"),
     Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("name"),  # --tenant NAME must mean one tenant (migration 0007)
 )
 
 api_keys = Table(
@@ -76,6 +77,8 @@ api_keys = Table(
     Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False, index=True),
     Column("prefix", String(16), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("label", String(100)),
+    Column("revoked_at", UtcDateTime),  # a revoked key authenticates nothing
 )
 
 items = Table(
@@ -278,6 +281,9 @@ inbox = Table(
     Column("last_error", Text),
     Column("processed_at", UtcDateTime),
     Column("correlation_id", String(64)),
+    Column("dismissed_at", UtcDateTime),  # status "dismissed": who gave up on it and why
+    Column("dismissed_by", String(64)),
+    Column("dismiss_reason", Text),
     UniqueConstraint("tenant_id", "channel", "delivery_id"),
     Index("ix_inbox_status_next_attempt_at", "status", "next_attempt_at"),
 )

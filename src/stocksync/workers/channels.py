@@ -19,11 +19,12 @@ import structlog
 
 from stocksync import metrics
 from stocksync.app.connect import connect
+from stocksync.app.order_poller import OrderPoller, poll_interval
 from stocksync.app.projector import project
 from stocksync.app.pusher import Pusher
 from stocksync.app.service import EVENTS, Stocksync
 from stocksync.channels import registry
-from stocksync.channels.base import ChannelError, RateLimited, Rejected
+from stocksync.channels.base import ChannelError, PollsOrders, RateLimited, Rejected
 from stocksync.core.channels import Channel
 from stocksync.storage.channels import SqlChannels, enabled_channels
 from stocksync.storage.credentials import CredentialBox
@@ -110,6 +111,44 @@ class ChannelWorker:
 
     async def run(self) -> None:
         self.pusher = await anyio.to_thread.run_sync(self._connect)
+        connector = self.pusher.connector
+        interval = poll_interval(self.channel, connector) \
+            if isinstance(connector, PollsOrders) else None
+        async with anyio.create_task_group() as tasks:
+            if interval is not None and isinstance(connector, PollsOrders):
+                tasks.start_soon(self._poll_orders,
+                                 OrderPoller(self.svc, self.channel, connector), interval)
+            await self._push_loop()
+
+    def _leased(self) -> bool:
+        return self.lease_until is not None and self.svc.clock() < self.lease_until
+
+    async def _poll_orders(self, poller: OrderPoller, interval: float) -> None:
+        """The channel's orders, every `interval` seconds while this process holds the
+        channel's lease; failures back off like pushes and show on the channel."""
+        failures = 0
+        while True:
+            if not self._leased():
+                await anyio.sleep(min(interval, LEASE_SECONDS / 3))
+                continue
+            try:
+                polled = await poller.poll_once()
+                failures = 0
+                wait = 0.0 if polled.more else interval
+            except (ChannelError, httpx.HTTPError) as exc:
+                failures += 1
+                wait = max(backoff_delay(failures, self.rng), interval)
+                if isinstance(exc, RateLimited):
+                    wait = max(wait, exc.retry_after)
+                log.warning("order_poll_failed", tenant=self.channel.tenant_id,
+                            channel=self.channel.code, error=str(exc), retry_in=round(wait, 3))
+            except Exception:
+                failures += 1
+                wait = max(backoff_delay(failures, self.rng), interval)
+                log.exception("order_poll_crashed", channel=self.channel.code)
+            await anyio.sleep(wait)
+
+    async def _push_loop(self) -> None:
         bell = self.svc.bus.subscribe_async(EVENTS)
         try:
             while True:

@@ -41,8 +41,8 @@ class IngestWorker:
         self._connectors: dict[tuple[str, str], tuple[object, ChannelConnector]] = {}
         self.client: httpx.AsyncClient | None = None
 
-    async def fetch(self, channel: Channel, sku: str) -> int | None:
-        """The channel's current quantity of `sku` (fetch-on-notify)."""
+    async def connector(self, channel: Channel) -> ChannelConnector | None:
+        """The channel's connector (built once per channel configuration)."""
         if channel.kind not in registry.PUSHED or self.client is None:
             return None
         key = (channel.tenant_id, channel.code)
@@ -51,7 +51,13 @@ class IngestWorker:
             client = self.client
             built = await anyio.to_thread.run_sync(connect, self.svc, channel, client)
             self._connectors[key] = (channel.updated_at, built)
-        connector = self._connectors[key][1]
+        return self._connectors[key][1]
+
+    async def fetch(self, channel: Channel, sku: str) -> int | None:
+        """The channel's current quantity of `sku` (fetch-on-notify)."""
+        connector = await self.connector(channel)
+        if connector is None:
+            return None
         found = await connector.fetch_quantities([sku])
         return found.get(sku)
 
@@ -70,7 +76,7 @@ class IngestWorker:
             inbox.settle(conn, d.id, now, error=error, retry_at=retry_at)
 
     async def run(self) -> None:
-        ingestor = Ingestor(self.svc, self.fetch)
+        ingestor = Ingestor(self.svc, self.fetch, self.connector)
         bell = self.svc.bus.subscribe_async(INBOX)
         async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
             self.client = client

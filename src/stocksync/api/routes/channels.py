@@ -37,7 +37,10 @@ class RulesIn(Strict):
     max_quantity: Annotated[int | None, Field(ge=0)] = None
     include: Annotated[list[Pattern], Field(max_length=100)] = Field(default_factory=list)
     exclude: Annotated[list[Pattern], Field(max_length=100)] = Field(default_factory=list)
-    external_changes: Literal["accept", "overwrite"] = "overwrite"
+    external_changes: Literal["accept", "overwrite"] | None = Field(
+        None, description="a change made inside the channel that none of its orders "
+        "explains: `accept` records it as an adjustment, `overwrite` puts stocksync's value "
+        "back. Default: `accept`, except `overwrite` for generic_http channels")
 
 
 class ChannelIn(Strict):
@@ -79,6 +82,11 @@ class ChannelStatusOut(BaseModel):
     last_error: str | None
     last_error_at: datetime | None
     failing_since: datetime | None
+    orders_polled_at: datetime | None = Field(
+        None, description="the last successful poll of the channel's orders")
+    orders_error: str | None = Field(None, description="the last order poll's error, "
+                                     "if it failed after the last success")
+    orders_error_at: datetime | None = None
 
 
 class ChannelOut(BaseModel):
@@ -95,7 +103,7 @@ class ChannelOut(BaseModel):
     status: ChannelStatusOut | None = None
 
 
-def _rules(locations: list[str], rules: RulesIn) -> ChannelRules:
+def _rules(kind: ChannelKind, locations: list[str], rules: RulesIn) -> ChannelRules:
     for pattern in rules.include + rules.exclude:
         if re.search(r"[^A-Za-z0-9._\-/*?\[\]!]", pattern):
             raise InvalidInput(f"SKU pattern {pattern!r} has characters no SKU can contain",
@@ -105,7 +113,8 @@ def _rules(locations: list[str], rules: RulesIn) -> ChannelRules:
                         allocation_percent=rules.allocation_percent,
                         max_quantity=rules.max_quantity, include=tuple(rules.include),
                         exclude=tuple(rules.exclude),
-                        external_changes=ExternalChanges(rules.external_changes))
+                        external_changes=ExternalChanges(rules.external_changes)
+                        if rules.external_changes else registry.DEFAULT_EXTERNAL_CHANGES[kind])
 
 
 def _out(uow: SqlUnitOfWork, channel: Channel, now: datetime, *,
@@ -122,13 +131,19 @@ def _out(uow: SqlUnitOfWork, channel: Channel, now: datetime, *,
             lag_seconds=max(lag, 0.0), pending=s.pending, parked=s.parked,
             oldest_unpushed_at=s.oldest_unpushed_at, last_push_at=s.last_push_at,
             last_error=s.last_error, last_error_at=s.last_error_at,
-            failing_since=s.failing_since)
+            failing_since=s.failing_since, orders_polled_at=s.orders_polled_at,
+            orders_error=s.orders_error, orders_error_at=s.orders_error_at)
     return ChannelOut(code=channel.code, kind=channel.kind.value, name=channel.name,
                       enabled=channel.enabled, locations=locations, settings=channel.settings,
                       rules=rules, status=status,
                       has_credentials=repo.sealed_credentials(channel.code) is not None,
                       webhook_path=f"/webhooks/{channel.kind.value}/{channel.webhook_id}"
                       if channel.webhook_id else None)
+
+
+def _online(settings: dict[str, str]) -> list[str]:
+    """The `online_location` setting names a location too (where online orders are taken)."""
+    return [settings["online_location"]] if settings.get("online_location") else []
 
 
 def _check_locations(uow: SqlUnitOfWork, locations: list[str]) -> None:
@@ -152,14 +167,14 @@ def create_channel(request: Request, body: ChannelIn, svc: Svc, who: Who,
     registry.check(kind, body.settings, body.credentials, creating=True)
     assert svc.box is not None
     channel = Channel(tenant_id=who.tenant_id, code=body.code, kind=kind, name=body.name,
-                      rules=_rules(body.locations, body.rules), settings=body.settings,
+                      rules=_rules(kind, body.locations, body.rules), settings=body.settings,
                       enabled=body.enabled)
 
     def action(uow: SqlUnitOfWork, ctx: WriteContext) -> ChannelOut:
         repo = SqlChannels(uow.conn, who.tenant_id)
         if repo.get(body.code) is not None:
             raise InvalidInput(f"channel {body.code} already exists", field="code")
-        _check_locations(uow, body.locations)
+        _check_locations(uow, body.locations + _online(body.settings))
         # cursor 0: the first projection walks the whole log, so the channel starts in sync.
         repo.add(channel, svc.box.seal(body.credentials) if body.credentials else None, 0,
                  ctx.now)
@@ -198,10 +213,10 @@ def change_channel(request: Request, code: Code, body: ChannelPatch, svc: Svc, w
         repo = SqlChannels(uow.conn, who.tenant_id)
         current = _require(repo, code)
         locations = body.locations or list(current.rules.locations)
-        _check_locations(uow, locations)
-        rules = _rules(locations, body.rules) if body.rules else \
-            _rules(locations, RulesIn(**{k: v for k, v in rules_to_json(current.rules).items()
-                                         if k != "locations"}))
+        _check_locations(uow, locations + _online(body.settings or {}))
+        kept = RulesIn(**{k: v for k, v in rules_to_json(current.rules).items()
+                          if k != "locations"})
+        rules = _rules(current.kind, locations, body.rules or kept)
         settings = body.settings if body.settings is not None else current.settings
         credentials = None
         if body.credentials is not None:  # merged: patching one secret keeps the others

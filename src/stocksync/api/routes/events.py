@@ -7,17 +7,18 @@ from datetime import datetime
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from stocksync.api.deps import Svc, Who
-from stocksync.api.schemas import EventOut, EventPage
+from stocksync.api.schemas import MAX_INT64, EventOut, EventPage, Moment
 from stocksync.app.service import EVENTS, Stocksync
 from stocksync.core.errors import InvalidInput
 from stocksync.storage.events import LoggedEvent
 from stocksync.storage.tenants import log_head
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
+After = Annotated[int, Query(ge=0, le=MAX_INT64)]
 STREAM_BATCH = 500
 HEARTBEAT_SECONDS = 15.0
 WAIT_SLICE_SECONDS = 0.5
@@ -50,12 +51,12 @@ def _page(svc: Stocksync, tenant_id: str, after: int, limit: int, sku: str | Non
 
 
 @router.get("", response_model=EventPage)
-def list_events(svc: Svc, who: Who, after: Annotated[int, Query(ge=0)] = 0,
+def list_events(svc: Svc, who: Who, after: After = 0,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                 sku: str | None = None,
                 type: Annotated[list[str] | None, Query()] = None,
-                source: str | None = None, since: datetime | None = None,
-                until: datetime | None = None) -> EventPage:
+                source: str | None = None, since: Moment | None = None,
+                until: Moment | None = None) -> EventPage:
     """Events with position > `after`, in log order, optionally filtered by SKU, type,
     source (`api`, `pos:<channel>`, `shopify:<channel>`, `expirer`…) and recorded time
     [since, until). Positions are gap-free and only ever appended, so reading "after N"
@@ -63,11 +64,15 @@ def list_events(svc: Svc, who: Who, after: Annotated[int, Query(ge=0)] = 0,
     return _page(svc, who.tenant_id, after, limit, sku, type or [], source, since, until)
 
 
-@router.get("/stream")
-async def stream_events(request: Request, svc: Svc, who: Who,
-                        after: Annotated[int, Query(ge=0)] = 0) -> StreamingResponse:
+@router.get("/stream", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}}})
+async def stream_events(request: Request, svc: Svc, who: Who, after: After = 0,
+                        last_event_id: Annotated[int | None, Header(
+                            alias="Last-Event-ID", ge=0, le=MAX_INT64,
+                            description="sent by a reconnecting client: resume after it")]
+                        = None) -> StreamingResponse:
     """Server-sent events: each ledger event as `id: <sequence>` / `data: <json>`."""
-    start = int(request.headers.get("Last-Event-ID", after) or after)
+    start = last_event_id if last_event_id is not None else after
 
     async def frames() -> AsyncIterator[str]:
         cursor = start

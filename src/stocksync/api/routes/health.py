@@ -28,23 +28,23 @@ def health(svc: Svc) -> JSONResponse:
 
 @router.get("/ready")
 def ready(request: Request, svc: Svc) -> JSONResponse:
-    """Readiness: the database answers, the background workers run, and each channel's
-    state (enabled, failing since, pending SKUs). 503 when not ready. No tenant data
-    beyond channel codes and counts; operators only (no key, like /metrics)."""
+    """Readiness: the database answers and the background workers run; 503 when not.
+    Channels are counted over the whole installation and never named: this answers
+    without a key, so it carries no tenant id, channel code or per-tenant figure (those
+    are on GET /v1/channels, with the tenant's key)."""
     problems: list[str] = []
-    now = svc.clock()
-    channel_states: list[dict[str, object]] = []
+    counts = {"total": 0, "enabled": 0, "failing": 0, "pending_skus": 0}
     try:
         with svc.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-            for c in conn.execute(select(channels)):
-                pending = conn.execute(select(func.count()).where(
-                    channel_skus.c.tenant_id == c.tenant_id, channel_skus.c.channel == c.code,
-                    channel_skus.c.pending_since.isnot(None))).scalar()
-                channel_states.append({
-                    "tenant": c.tenant_id, "channel": c.code, "enabled": c.enabled,
-                    "failing_for_seconds": (now - c.failing_since).total_seconds()
-                    if c.failing_since else 0.0, "pending": int(pending or 0)})
+            row = conn.execute(select(
+                func.count(), func.count().filter(channels.c.enabled.is_(True)),
+                func.count().filter(channels.c.failing_since.isnot(None)))
+                .select_from(channels)).one()
+            pending = conn.execute(select(func.count()).where(
+                channel_skus.c.pending_since.isnot(None))).scalar()
+            counts = {"total": int(row[0]), "enabled": int(row[1]), "failing": int(row[2]),
+                      "pending_skus": int(pending or 0)}
     except Exception as exc:  # readiness must report, not raise
         problems.append(f"database: {type(exc).__name__}")
     workers = request.app.state.workers
@@ -53,7 +53,7 @@ def ready(request: Request, svc: Svc) -> JSONResponse:
     problems += [f"worker {name} stopped" for name, up in {**loops, **tasks}.items()
                  if not up]
     body = {"status": "ready" if not problems else "not_ready", "problems": problems,
-            "workers": {**loops, **tasks}, "channels": channel_states}
+            "workers": {**loops, **tasks}, "channels": counts}
     return JSONResponse(body, status_code=200 if not problems else 503)
 
 

@@ -10,7 +10,14 @@ from fastapi.responses import Response
 
 from stocksync.api.deps import IdemKey, Svc, Who, write
 from stocksync.api.routes.catalog import SkuPath
-from stocksync.api.schemas import LevelOut, MovementIn, StockListOut, StockOut
+from stocksync.api.schemas import (
+    MAX_INT64,
+    LevelOut,
+    Moment,
+    MovementIn,
+    StockListOut,
+    StockOut,
+)
 from stocksync.app import handlers as h
 from stocksync.core.errors import InvalidInput, UnknownSku
 from stocksync.core.ledger import Level
@@ -20,6 +27,8 @@ from stocksync.storage.uow import SqlUnitOfWork
 
 router = APIRouter(prefix="/v1", tags=["stock"])
 MAX_SKUS_PER_READ = 200
+Position = Annotated[int, Query(ge=0, le=MAX_INT64)]
+AsOfSequence = Annotated[int | None, Query(ge=0, le=MAX_INT64)]
 
 
 @router.post("/movements", status_code=201)
@@ -98,8 +107,8 @@ def _group(levels: list[Level]) -> dict[str, list[Level]]:
 def read_stock_many(svc: Svc, who: Who,
                     sku: Annotated[list[str], Query(min_length=1,
                                                     max_length=MAX_SKUS_PER_READ)],
-                    as_of_sequence: Annotated[int | None, Query(ge=0)] = None,
-                    as_of: datetime | None = None) -> StockListOut:
+                    as_of_sequence: AsOfSequence = None,
+                    as_of: Moment | None = None) -> StockListOut:
     """Availability of several SKUs in one snapshot. `as_of_sequence` / `as_of` replay the
     ledger to that log position / time; otherwise the answer is live and reports the log
     position it is at least as fresh as."""
@@ -108,7 +117,7 @@ def read_stock_many(svc: Svc, who: Who,
 
 @router.get("/stock/{sku:path}/history")
 def stock_history(sku: SkuPath, svc: Svc, who: Who, location: str | None = None,
-                  after: Annotated[int, Query(ge=0)] = 0,
+                  after: Position = 0,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict[str, Any]:
     """The SKU's movements in log order, each with who made it and the running balance
     (on hand and reserved after it) at its location."""
@@ -129,8 +138,8 @@ def stock_history(sku: SkuPath, svc: Svc, who: Who, location: str | None = None,
 
 @router.get("/stock/{sku:path}", response_model=StockOut)
 def read_stock(sku: SkuPath, svc: Svc, who: Who,
-               as_of_sequence: Annotated[int | None, Query(ge=0)] = None,
-               as_of: datetime | None = None) -> StockOut:
+               as_of_sequence: AsOfSequence = None,
+               as_of: Moment | None = None) -> StockOut:
     result = _read(svc, who, [sku], as_of_sequence, as_of)
     if not result.items:
         raise UnknownSku(f"no item with SKU {sku}", sku=sku)

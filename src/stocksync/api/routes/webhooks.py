@@ -8,7 +8,6 @@ survives a crash right after the ack; a redelivery of a kept id is acknowledged 
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from stocksync import metrics
+from stocksync.api.deps import correlation_id as usable_correlation_id
 from stocksync.api.errors import json_error
 from stocksync.app.service import INBOX, Stocksync
 from stocksync.core.channels import Channel
@@ -89,7 +89,7 @@ def _accept(svc: Stocksync, cache: ReceiverCache, kind: str, webhook_id: str,
     except MalformedWebhook as exc:
         metrics.WEBHOOKS.labels(kind, "malformed").inc()
         return json_error(400, "malformed_webhook", exc.message, exc.details)
-    correlation_id = headers.get("x-correlation-id") or uuid.uuid4().hex
+    correlation_id = usable_correlation_id(headers.get("x-correlation-id"))
     now = svc.clock()
     # A platform sends an order's webhook and the inventory notice it causes together, in
     # no set order. Notices wait a moment so the order is counted first and the notice is
@@ -125,3 +125,24 @@ async def receive_webhook(kind: str, channel: str, request: Request) -> JSONResp
     result: Any = await anyio.to_thread.run_sync(
         _accept, svc, cache, kind, channel, headers, body, str(request.url))
     return result
+
+
+@router.get("/webhooks/ebay/{channel}", response_model=None)
+async def ebay_endpoint_challenge(channel: str, challenge_code: str,
+                                  request: Request) -> JSONResponse:
+    """eBay validates a notification endpoint with GET ?challenge_code=X and expects
+    hex(SHA-256(X + verification token + endpoint URL)) (ingest/ebay.py). The token is
+    the channel's `notification_verification_token` credential; the URL is
+    settings.notification_url when set (what was registered with eBay), else this one."""
+    from stocksync.ingest.ebay import challenge_response
+
+    svc: Stocksync = request.app.state.service
+    cache: ReceiverCache = request.app.state.receivers
+    receiver = await anyio.to_thread.run_sync(cache.get, svc, channel)
+    token = receiver.credentials.get("notification_verification_token") if receiver else None
+    if receiver is None or receiver.channel.kind.value != "ebay" or not token:
+        return json_error(404, "unknown_webhook", "no eBay channel receives webhooks here")
+    endpoint = (receiver.channel.settings.get("notification_url")
+                or str(request.url.remove_query_params("challenge_code")))
+    return JSONResponse({"challengeResponse": challenge_response(challenge_code, token,
+                                                                 endpoint)})

@@ -1,0 +1,189 @@
+"""What a channel did itself: its sales and restocks (from its orders) and the level changes
+it reports, and how each moves what stocksync expects the channel to show.
+
+The rule that keeps the ledger and every channel converging when a sale at the channel and
+a push from stocksync cross:
+
+1. A sale made at a channel reaches the ledger through its order, once (keyed by the
+   platform's order and line ids, whether seen by webhook, poll or fetch).
+2. The channel already took those units off its own stock, so the value stocksync expects
+   there (`pushed`) moves by the same amount, in the same transaction as the sale.
+3. A push is absolute. Where the platform offers compare-and-set (Shopify) it compares
+   with the expected value, so a push that crosses a sale fails instead of erasing it; the
+   lost set waits for the order that explains it (`settle_level` after the grace).
+   Elsewhere a channel that sold since our last set is pushed again ("reassert"), because
+   our set may have landed after that sale and erased it until its order was counted.
+4. A level the channel reports is explained when it is what we expect (or what we set, or
+   are setting). What is left after the grace is a change made in the channel by a person:
+   `accept` records it as an adjustment (and an order that arrives later for it is netted,
+   so it never counts twice); `overwrite` puts stocksync's value back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from stocksync.app import handlers as h
+from stocksync.app.service import RequestMeta, Stocksync
+from stocksync.core.channel_rules import ExternalChanges
+from stocksync.core.channels import Channel
+from stocksync.core.errors import InsufficientStock
+from stocksync.core.events import Event, EventType
+from stocksync.storage.channels import SqlChannels
+from stocksync.storage.ledger import WriteContext
+from stocksync.storage.uow import SqlUnitOfWork
+
+log = structlog.get_logger()
+
+
+class DeadLetter(Exception):
+    """Retrying cannot help (unknown SKU, oversold, malformed): park it for a person."""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a channel's message came from: a webhook delivery, a poll, a crossed push."""
+
+    id: str  # the delivery id, or a poll/push reference: part of derived keys
+    correlation_id: str | None = None
+
+
+def meta(channel: Channel, source: Source, key: str) -> RequestMeta:
+    scoped = f"ingest:{channel.code}:{key}"
+    return RequestMeta(source=f"{channel.kind.value}:{channel.code}",
+                       actor=f"channel:{channel.code}", idempotency_key=scoped,
+                       fingerprint=hashlib.sha256(scoped.encode()).hexdigest(),
+                       correlation_id=source.correlation_id)
+
+
+def run_once(svc: Stocksync, channel: Channel, source: Source, key: str,
+             action: Callable[[SqlUnitOfWork, WriteContext], Any]) -> dict[str, Any]:
+    """Apply once per key; a refusal dead-letters (and records a conflict when the channel
+    sold more than stocksync had)."""
+    outcome = svc.execute(channel.tenant_id, meta(channel, source, key), action,
+                          lambda result: (201, summary(result)),
+                          lambda err: (409 if isinstance(err, InsufficientStock) else 422,
+                                       {"error": err.code, "message": err.message,
+                                        "details": err.details}),
+                          remember_refusals=False)
+    body: dict[str, Any] = json.loads(outcome.body)
+    if outcome.status >= 400:
+        if body.get("error") == "insufficient_stock":
+            _oversold(svc, channel, source, key, body)
+        raise DeadLetter(f"{key}: {body.get('message')}")
+    return body
+
+
+def summary(result: Any) -> dict[str, Any]:
+    """What is remembered for an ingested key: where a sale was taken and of which SKU."""
+    applied = getattr(result, "applied", None)
+    if applied:
+        return {"events": [a.event_id for a in applied],
+                "locations": [a.event.location for a in applied],
+                "skus": [a.event.sku for a in applied]}
+    return {}
+
+
+def location_for(svc: Stocksync, channel: Channel, sku: str, wanted: str | None) -> str:
+    """Where a channel's sale is taken: the location the payload names; else the channel's
+    `online_location` setting (orders placed online carry no location); else the channel's
+    location with the most available (ties: the first listed)."""
+    if wanted:
+        return wanted
+    online = channel.settings.get("online_location")
+    if online:
+        return online
+    locations = list(channel.rules.locations)
+    with svc.uow(channel.tenant_id, write=False) as uow:
+        levels = {lv.location: lv.available for lv in uow.ledger.levels([sku], svc.clock())}
+    return max(locations, key=lambda loc: (levels.get(loc, 0), -locations.index(loc)))
+
+
+def count_channel_move(uow: SqlUnitOfWork, ctx: WriteContext, channel: Channel, sku: str,
+                       location: str, delta: int, at: datetime | None) -> None:
+    """In the transaction that records the channel's own sale (delta < 0) or restock: the
+    channel already shows it. Part of it may have been accepted before from the channel's
+    level notice: that part is given back here so the change counts once."""
+    repo = SqlChannels(uow.conn, channel.tenant_id)
+    target = repo.targets(channel.code, [sku]).get(sku)
+    if target is None:
+        return  # never told this channel anything about the SKU: nothing is expected
+    absorbed = 0
+    if delta < 0 < -target.unexplained:
+        absorbed = max(delta, target.unexplained)
+    elif delta > 0 < target.unexplained:
+        absorbed = min(delta, target.unexplained)
+    if absorbed:
+        h.record_movement(uow, ctx, h.Movement(
+            "adjust", sku, location, -absorbed,
+            reason=f"already counted from {channel.code}'s level notice"))
+    repo.channel_moved(channel.code, sku, delta, absorbed, at, ctx.now)
+
+
+def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,
+                 observed_at: datetime | None, source: Source) -> str:
+    """The channel shows `value` for `sku` (a notice, a fetch, a lost compare-and-set),
+    after the grace that lets its orders count first. Returns what was done."""
+    code = channel.code
+    with svc.uow(channel.tenant_id, write=False) as uow:
+        target = SqlChannels(uow.conn, channel.tenant_id).targets(code, [sku]).get(sku)
+    ours = {v for v in (target.pushed, target.last_set, target.wanted, target.sending)
+            if v is not None} if target else set()
+    if value in ours:
+        log.debug("echo_ignored", channel=code, sku=sku, value=value)
+        return "echo"
+    if target is None or target.pushed is None or \
+            channel.rules.external_changes is ExternalChanges.OVERWRITE:
+        observe(svc, channel, sku, value, observed_at)  # the pusher puts ours back
+        return "overwritten"
+    expected = target.pushed
+    delta = value - expected
+    location = location_for(svc, channel, sku, None)
+    movement = h.Movement("adjust", sku, location, delta,
+                          reason=f"changed in {code} ({expected} -> {value})")
+
+    def accept(uow: SqlUnitOfWork, ctx: WriteContext) -> h.MovementResult:
+        result = h.record_movement(uow, ctx, movement)
+        SqlChannels(uow.conn, channel.tenant_id).accept_level(code, sku, value, delta,
+                                                              observed_at)
+        return result
+
+    try:
+        run_once(svc, channel, source, f"level:{source.id}:{sku}", accept)
+    except DeadLetter:
+        observe(svc, channel, sku, value, observed_at)  # not accepted: the source wins
+        raise
+    return "adjusted"
+
+
+def observe(svc: Stocksync, channel: Channel, sku: str, value: int,
+            observed_at: datetime | None) -> None:
+    with svc.uow(channel.tenant_id) as uow:
+        SqlChannels(uow.conn, channel.tenant_id).observed(channel.code, sku, value, observed_at)
+        uow.commit()
+
+
+def record_conflict(svc: Stocksync, channel: Channel, source: Source, key: str,
+                    event: Event) -> None:
+    def record(uow: SqlUnitOfWork, ctx: WriteContext) -> None:
+        uow.ledger.append(event, ctx)
+
+    svc.execute(channel.tenant_id, meta(channel, source, key), record,
+                lambda _: (201, {}), lambda err: (422, {}), remember_refusals=False)
+
+
+def _oversold(svc: Stocksync, channel: Channel, source: Source, key: str,
+              refusal: dict[str, Any]) -> None:
+    details = refusal.get("details") or {}
+    record_conflict(svc, channel, source, key + ":conflict", Event(
+        EventType.CONFLICT_DETECTED, str(details.get("sku") or ""), details.get("location"), 0,
+        {"attempted": "stock.sold", "channel": channel.code, "key": key,
+         "reason": "the channel sold more than stocksync had available",
+         "requested": details.get("requested"), "available": details.get("available")}))

@@ -1,0 +1,229 @@
+"""Any interleaving of sales at a channel, sales in stocksync, receipts, merchant edits in
+the channel, pushes, late order deliveries and level notices ends with the channel at
+exactly the rule-computed value and the ledger equal to receipts minus every sale (plus
+the edits the channel's notices reported, accepted once).
+
+Driven step by step (no background workers) against the Shopify simulator over HTTP, so
+hypothesis chooses the order in which an order webhook, a push and a notice cross.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from stocksync.app.channel_changes import Source
+from stocksync.app.connect import connect
+from stocksync.app.ingest import Ingestor
+from stocksync.app.projector import project
+from stocksync.app.pusher import Pushed, Pusher
+from stocksync.bootstrap import build_service
+from stocksync.channels.base import RateLimited
+from stocksync.config import Settings
+from stocksync.core.channel_rules import SkuState, channel_quantity
+from stocksync.core.channels import Channel
+from stocksync.core.inbound import LevelReport
+from stocksync.ingest.shopify import order_sales
+from stocksync.simulators.server import ServerThread
+from stocksync.simulators.shopify import create_app as shopify_app
+from stocksync.simulators.shopify_state import ShopifySimConfig
+from stocksync.storage.channels import SqlChannels
+from tests.conftest import TEST_SECRET, LiveServer, new_tenant, settle
+
+TOKEN = "shpat_property"
+INITIAL = 60
+_skus = itertools.count(1)
+
+
+@dataclass
+class World:
+    svc: Any
+    api: httpx.Client
+    sim: str
+    location: str
+    channel_code: str = "shop"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    path: Path = tmp_path_factory.mktemp("converge") / "stocksync.db"
+    service = build_service(Settings(database_url=f"sqlite:///{path}", run_workers=False,
+                                     secret_key=TEST_SECRET, reconcile_minutes=0,
+                                     level_notice_grace_seconds=0))
+    tenant = new_tenant(service)
+    with LiveServer(service, workers=False) as live, \
+            ServerThread(shopify_app(ShopifySimConfig(access_token=TOKEN))) as sim, \
+            httpx.Client(base_url=live.url, headers=tenant.headers, timeout=30) as api:
+        location = str(httpx.get(sim.url + "/_sim/state").json()["locations"][0]["id"])
+        assert api.put("/v1/locations/WH", json={"name": "WH"}).status_code in (200, 201)
+        r = api.post("/v1/channels", json={
+            "code": "shop", "kind": "shopify", "name": "store", "locations": ["WH"],
+            "settings": {"shop_url": sim.url, "location_id": location},
+            "credentials": {"access_token": TOKEN}})
+        assert r.status_code == 201, r.text
+        assert r.json()["rules"]["external_changes"] == "accept"  # the kind's default
+        yield World(service, api, sim.url, location)
+    service.engine.dispose()
+
+
+@dataclass
+class Run:
+    sku: str
+    orders: list[dict[str, Any]] = field(default_factory=list)  # placed, not delivered
+    receipts: int = INITIAL
+    api_sold: int = 0
+    channel_sold: int = 0
+    edits: int = 0
+
+
+Step = st.one_of(
+    st.tuples(st.just("channel_sale"), st.integers(1, 3)),
+    st.tuples(st.just("api_sale"), st.integers(1, 3)),
+    st.tuples(st.just("receive"), st.integers(1, 4)),
+    st.tuples(st.just("edit"), st.integers(-2, 2)),
+    st.tuples(st.just("push"), st.just(0)),
+    st.tuples(st.just("project"), st.just(0)),
+    st.tuples(st.just("deliver"), st.just(0)),
+    st.tuples(st.just("notice"), st.just(0)),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(steps=st.lists(Step, min_size=1, max_size=30))
+def test_any_interleaving_converges_exactly(world: World, steps: list[tuple[str, int]]) -> None:
+    run = Run(sku=f"P-{next(_skus)}")
+    api = world.api
+    assert api.put(f"/v1/items/{run.sku}", json={"title": run.sku}).status_code == 201
+    assert api.post("/v1/movements", json={"type": "receive", "sku": run.sku, "location": "WH",
+                                           "quantity": INITIAL}).status_code == 201
+    r = httpx.post(world.sim + "/_sim/products", json={
+        "sku": run.sku, "quantities": {world.location: 0}})
+    assert r.status_code == 201, r.text
+    anyio.run(_play, world, run, steps)
+
+    ledger = api.get(f"/v1/stock/{run.sku}").json()
+    on_hand = ledger["on_hand"]
+    assert on_hand == run.receipts - run.api_sold - run.channel_sold + run.edits, (ledger, steps)
+    shown = _shown(world, run.sku)
+    with world.svc.uow(_tenant_id(world), write=False) as uow:
+        levels = {lv.location: lv.available for lv in uow.ledger.levels([run.sku],
+                                                                         world.svc.clock())}
+        channel = SqlChannels(uow.conn, _tenant_id(world)).get(world.channel_code)
+        target = SqlChannels(uow.conn, _tenant_id(world)).targets("shop", [run.sku])[run.sku]
+    assert channel is not None
+    rule = channel_quantity(channel.rules, SkuState(run.sku, levels))
+    assert shown == rule == target.pushed == target.wanted, (shown, rule, target, steps)
+
+
+async def _play(world: World, run: Run, steps: list[tuple[str, int]]) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        channel = await anyio.to_thread.run_sync(_channel, world)
+        pusher = Pusher(world.svc, channel,
+                        await anyio.to_thread.run_sync(connect, world.svc, channel, client))
+        ingestor = Ingestor(world.svc, None)
+        # The channel is in sync before the story starts (a first sync overwrites).
+        await anyio.to_thread.run_sync(_project, world, channel)
+        await _push(pusher)
+        for name, n in steps:
+            await _step(world, run, channel, pusher, ingestor, client, name, n)
+        # Drain: every order arrives, the channel reports its level once, then push until
+        # nothing is due (a lost compare-and-set settles on the next round: grace 0).
+        while run.orders:
+            await _step(world, run, channel, pusher, ingestor, client, "deliver", 0)
+        await _step(world, run, channel, pusher, ingestor, client, "notice", 0)
+        for _ in range(8):
+            await anyio.to_thread.run_sync(_project, world, channel)
+            pushed = await _push(pusher)
+            if not pushed.sent and not await anyio.to_thread.run_sync(_due, world):
+                break
+
+
+async def _step(world: World, run: Run, channel: Channel, pusher: Pusher,
+                ingestor: Ingestor, client: httpx.AsyncClient, name: str, n: int) -> None:
+    sku = run.sku
+    if name == "channel_sale":
+        r = await client.post(world.sim + "/_sim/orders", json={
+            "line_items": [{"sku": sku, "quantity": n}]})
+        if r.status_code == 201:  # the channel refuses what it does not show
+            run.orders.append(r.json())
+            run.channel_sold += n
+    elif name == "api_sale":
+        r = await anyio.to_thread.run_sync(lambda: world.api.post("/v1/movements", json={
+            "type": "sale", "sku": sku, "location": "WH", "quantity": n}))
+        if r.status_code == 201:
+            run.api_sold += n
+    elif name == "receive":
+        r = await anyio.to_thread.run_sync(lambda: world.api.post("/v1/movements", json={
+            "type": "receive", "sku": sku, "location": "WH", "quantity": n}))
+        assert r.status_code == 201
+        run.receipts += n
+    elif name == "edit":
+        before = _shown(world, sku)
+        after = max(before + n, 0)
+        await client.put(f"{world.sim}/_sim/inventory/{sku}", json={"available": after})
+        run.edits += after - before
+    elif name == "push":
+        await _push(pusher)
+    elif name == "project":
+        await anyio.to_thread.run_sync(_project, world, channel)
+    elif name == "deliver" and run.orders:
+        order = run.orders.pop(0)
+        await ingestor.apply(channel, order_sales(order, channel.settings),
+                             Source(f"order-{order['id']}"))
+    elif name == "notice":
+        value = _shown(world, sku)
+        await ingestor.apply(channel, [LevelReport(sku, None, value,
+                                                   observed_at=datetime.now(UTC))],
+                             Source(f"notice-{datetime.now(UTC).timestamp()}"))
+
+
+async def _push(pusher: Pusher) -> Pushed:
+    for _ in range(20):
+        try:
+            return await pusher.push_once()
+        except RateLimited as exc:  # the simulator's cost bucket: wait as Shopify asks
+            await anyio.sleep(exc.retry_after)
+    raise AssertionError("still throttled")
+
+
+def _tenant_id(world: World) -> str:
+    with world.svc.engine.connect() as conn:
+        return str(conn.exec_driver_sql("SELECT id FROM tenants").scalar())
+
+
+def _channel(world: World) -> Channel:
+    with world.svc.uow(_tenant_id(world), write=False) as uow:
+        channel = SqlChannels(uow.conn, _tenant_id(world)).get(world.channel_code)
+    assert channel is not None
+    return channel
+
+
+def _project(world: World, channel: Channel) -> None:
+    settle(world.svc)
+    tenant = _tenant_id(world)
+    with world.svc.uow(tenant) as uow:
+        current = SqlChannels(uow.conn, tenant).get(channel.code)
+        assert current is not None
+        project(uow, current, world.svc.clock())
+        uow.commit()
+
+
+def _due(world: World) -> bool:
+    tenant = _tenant_id(world)
+    with world.svc.uow(tenant, write=False) as uow:
+        return bool(SqlChannels(uow.conn, tenant).pending_skus("shop"))
+
+
+def _shown(world: World, sku: str) -> int:
+    state = httpx.get(world.sim + "/_sim/state").json()
+    return int(state["available"][sku][world.location])
