@@ -33,13 +33,18 @@ class Settings(BaseModel):
                                            "outbox when no commit wakes the sequencer")
     channel_sweep_seconds: float = Field(1.0, gt=0, description="safety-net wake-up of "
                                          "channel workers when no commit rings them")
+    channel_probe_seconds: float = Field(2.0, gt=0, description="while a channel does "
+                                         "not answer, one cheap read this often tells when "
+                                         "it is back (then it is pushed at once)")
     level_notice_grace_seconds: float = Field(2.0, ge=0, description="inventory notices "
                                               "from channels wait this long, so the order "
                                               "webhooks sent with them are applied first")
     reconcile_minutes: float = Field(60.0, ge=0, description="how often each channel is "
                                      "reconciled (0: never on a schedule)")
     alert_webhook_url: str | None = Field(None, description="Slack-compatible incoming "
-                                          "webhook for alerts (POST {\"text\": …})")
+                                          "webhook for alerts (POST {\"text\": …}) of "
+                                          "tenants without their own (PUT "
+                                          "/v1/settings/alerts)")
     alert_check_seconds: float = Field(15.0, gt=0, description="how often alert rules run")
     alert_lag_seconds: float = Field(60.0, gt=0, description="channel lag that alerts")
     alert_drift_ratio: float = Field(0.001, ge=0, description="reconciliation drift that "
@@ -53,7 +58,8 @@ class Settings(BaseModel):
     smtp_user: str | None = Field(None, description="SMTP login (STARTTLS is used with it)")
     smtp_password: str | None = Field(None, description="SMTP password")
     digest_from: str = Field("stocksync@localhost", description="digest sender address")
-    digest_to: str | None = Field(None, description="digest recipients, comma-separated")
+    digest_to: str | None = Field(None, description="digest recipients, comma-separated, "
+                                  "of tenants without their own")
     digest_hours: float = Field(24.0, gt=0, description="time between digests")
     inbox_retention_hours: int = Field(168, ge=48, description="how long applied webhook "
                                        "deliveries are kept to recognise redeliveries")

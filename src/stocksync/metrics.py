@@ -1,4 +1,5 @@
-"""Prometheus metrics. Labels name a tenant id and a channel code, never a SKU."""
+"""Prometheus metrics. Labels name a tenant id and a channel code, never a SKU, so GET /metrics
+needs STOCKSYNC_METRICS_TOKEN (api/app.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                    10.0, 30.0, 60.0, 300.0)
 
 CHANNEL_LAG = Gauge("stocksync_channel_lag_seconds",
-                    "now minus the oldest event the channel's projector has not read",
+                    "how long the oldest change the channel should show has waited "
+                    "(held and parked SKUs excluded; see ChannelStatus.lag_since)",
                     ["tenant", "channel"])
 CHANNEL_BACKLOG = Gauge("stocksync_channel_backlog",
                         "SKUs whose wanted quantity the channel has not acknowledged",
@@ -43,3 +45,12 @@ ORDER_POLLS = Counter("stocksync_order_polls_total", "order polls of channels, b
 CHANNEL_SALE_DELAY = Histogram("stocksync_channel_sale_delay_seconds",
                                "sale made at a channel (its order time) -> counted in the "
                                "ledger", ["kind"], buckets=LATENCY_BUCKETS)
+CHANNEL_STATE = Gauge("stocksync_channel_state",
+                      "1 for the channel's current state (healthy, degraded, failing, paused), "
+                      "0 for the others", ["tenant", "channel", "state"])
+CHANNEL_SKUS_WAITING = Gauge("stocksync_channel_skus_waiting",
+                             "unacknowledged SKUs not counted as lag: held on purpose or "
+                             "parked (refused by the channel)", ["tenant", "channel", "reason"])
+WEBHOOKS_REFUSED = Counter("stocksync_channel_webhooks_refused_total",
+                           "webhook deliveries refused for a wrong signature, per channel",
+                           ["tenant", "channel"])

@@ -119,7 +119,7 @@ def test_bad_channel_input_is_refused_with_the_field(client: httpx.Client, sims:
     client.put("/v1/locations/WH", json={"name": "WH"})
     base = {"code": "shop", "kind": "shopify", "name": "S", "locations": ["WH"],
             "settings": {"shop_url": sims.shopify.url, "location_id": "1"},
-            "credentials": {"access_token": "x"}}
+            "credentials": {"access_token": SHOPIFY_TOKEN}}
     r = client.post("/v1/channels", json={**base, "credentials": {}})
     assert r.status_code == 422 and "credentials.access_token" in r.json()["message"]
     r = client.post("/v1/channels", json={**base, "locations": ["NOPE"]})

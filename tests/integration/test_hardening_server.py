@@ -3,7 +3,10 @@ error shapes, and idle or slow connections closed."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -142,3 +145,32 @@ def test_idle_and_slow_connections_are_closed(tmp_path: Path) -> None:
         server.should_exit = True
         thread.join(10)
         svc.engine.dispose()
+
+
+def test_serve_closes_an_idle_connection(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "STOCKSYNC_HTTP_HEADER_TIMEOUT_SECONDS": "1",
+           "STOCKSYNC_RUN_WORKERS": "false", "STOCKSYNC_SECRET_KEY": TEST_SECRET,
+           "STOCKSYNC_LOG_LEVEL": "warning"}
+    cli = Path(sys.executable).with_name("stocksync")
+    proc = subprocess.Popen([str(cli), "serve", "--database-url",
+                             f"sqlite:///{tmp_path / 'serve.db'}", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v1/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, "serve did not start"
+            time.sleep(0.1)
+        idle = socket.create_connection(("127.0.0.1", port))
+        idle.settimeout(5)
+        started = time.monotonic()
+        assert _closed(idle) and time.monotonic() - started < 4
+        idle.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -1,7 +1,7 @@
-"""Any interleaving of sales at a channel, sales in stocksync, receipts, merchant edits in
-the channel, pushes, late order deliveries and level notices ends with the channel at
-exactly the rule-computed value and the ledger equal to receipts minus every sale (plus
-the edits the channel's notices reported, accepted once).
+"""Any interleaving of sales at a channel, sales in stocksync, receipts, pushes, late order
+deliveries and level notices ends with the channel at exactly the rule-computed value and
+the ledger equal to receipts minus every sale. (A notice that reports a sale before its
+order arrives is accepted and netted when the order comes: counted once.)
 
 Driven step by step (no background workers) against the Shopify simulator over HTTP, so
 hypothesis chooses the order in which an order webhook, a push and a notice cross.
@@ -38,7 +38,7 @@ from stocksync.simulators.server import ServerThread
 from stocksync.simulators.shopify import create_app as shopify_app
 from stocksync.simulators.shopify_state import ShopifySimConfig
 from stocksync.storage.channels import SqlChannels
-from tests.conftest import TEST_SECRET, LiveServer, new_tenant, settle
+from tests.conftest import TEST_SECRET, LiveServer, new_tenant, postgres_settings, settle
 
 TOKEN = "shpat_property"
 INITIAL = 60
@@ -54,12 +54,21 @@ class World:
     channel_code: str = "shop"
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    path: Path = tmp_path_factory.mktemp("converge") / "stocksync.db"
-    service = build_service(Settings(database_url=f"sqlite:///{path}", run_workers=False,
-                                     secret_key=TEST_SECRET, reconcile_minutes=0,
-                                     level_notice_grace_seconds=0))
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def world(request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("converge") / "stocksync.db"
+        yield from _world(Settings(database_url=f"sqlite:///{path}", run_workers=False,
+                                   secret_key=TEST_SECRET, reconcile_minutes=0,
+                                   level_notice_grace_seconds=0))
+        return
+    for pg in postgres_settings():
+        yield from _world(pg.model_copy(update={"level_notice_grace_seconds": 0}))
+
+
+def _world(config: Settings) -> Iterator[World]:
+    service = build_service(config)
     tenant = new_tenant(service)
     with LiveServer(service, workers=False) as live, \
             ServerThread(shopify_app(ShopifySimConfig(access_token=TOKEN))) as sim, \
@@ -90,7 +99,6 @@ Step = st.one_of(
     st.tuples(st.just("channel_sale"), st.integers(1, 3)),
     st.tuples(st.just("api_sale"), st.integers(1, 3)),
     st.tuples(st.just("receive"), st.integers(1, 4)),
-    st.tuples(st.just("edit"), st.integers(-2, 2)),
     st.tuples(st.just("push"), st.just(0)),
     st.tuples(st.just("project"), st.just(0)),
     st.tuples(st.just("deliver"), st.just(0)),
@@ -98,7 +106,7 @@ Step = st.one_of(
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(steps=st.lists(Step, min_size=1, max_size=30))
 def test_any_interleaving_converges_exactly(world: World, steps: list[tuple[str, int]]) -> None:
     run = Run(sku=f"P-{next(_skus)}")

@@ -18,6 +18,7 @@ from stocksync.api.deps import KeyCache
 from stocksync.api.errors import documented, json_error
 from stocksync.api.limits import BodySizeLimit
 from stocksync.api.routes import (
+    alert_settings,
     catalog,
     channels,
     events,
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None, service: Stocksync | None = Non
     app.state.receivers = ReceiverCache()
     app.include_router(health.router)
     for module in (catalog, stock, reservations, events, channels, inbox, reconciliations,
-                   logs, keys):
+                   logs, keys, alert_settings):
         app.include_router(module.router, responses=documented(400, 401, 404, 409, 413, 422))
     app.include_router(webhooks.router, responses=documented(400, 401, 404, 413, 422))
 

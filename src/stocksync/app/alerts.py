@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, func, select
 
 from stocksync.config import Settings
+from stocksync.core.channels import ChannelState, ChannelStatus
 from stocksync.storage.channels import SqlChannels
 from stocksync.storage.tables import channels, events, inbox, reconciliations, stock_levels
 
@@ -17,46 +18,41 @@ from stocksync.storage.tables import channels, events, inbox, reconciliations, s
 class Condition:
     tenant_id: str
     # channel_lag | drift | reservation_pressure | channel_failing | orders_failing |
-    # dead_letters
+    # dead_letters | webhooks_refused
     rule: str
     subject: str  # a channel code, or "*" for the tenant
     value: float
     message: str
 
 
-def evaluate(conn: Connection, settings: Settings, now: datetime) -> list[Condition]:
-    """Every alert condition that holds now, across tenants."""
+@dataclass(frozen=True, slots=True)
+class ChannelHealth:
+    tenant_id: str
+    code: str
+    status: ChannelStatus
+    state: ChannelState
+    lag: float
+
+
+def channel_health(conn: Connection, settings: Settings, now: datetime) -> list[ChannelHealth]:
+    """Every channel's status and state (the same numbers GET /v1/channels shows)."""
+    found = []
+    for row in conn.execute(select(channels.c.tenant_id, channels.c.code, channels.c.cursor)):
+        status = SqlChannels(conn, row.tenant_id).status(row.code, int(row.cursor), now)
+        found.append(ChannelHealth(row.tenant_id, row.code, status,
+                                   status.state(now, settings.alert_lag_seconds),
+                                   status.lag_seconds(now)))
+    return found
+
+
+def evaluate(conn: Connection, settings: Settings, now: datetime,
+             health: list[ChannelHealth] | None = None) -> list[Condition]:
+    """Every alert condition that holds now, across tenants. A paused (disabled) channel
+    raises nothing; SKUs held on purpose or parked are not lag (see ChannelStatus)."""
     found: list[Condition] = []
-    for row in conn.execute(select(channels).where(channels.c.enabled)):
-        tenant, code = row.tenant_id, row.code
-        status = SqlChannels(conn, tenant).status(code, int(row.cursor))
-        oldest = status.oldest_unprojected_at
-        lag = (now - oldest).total_seconds() if oldest else 0.0
-        unpushed = status.oldest_unpushed_at
-        lag = max(lag, (now - unpushed).total_seconds() if unpushed else 0.0)
-        if lag > settings.alert_lag_seconds:
-            found.append(Condition(tenant, "channel_lag", code, lag,
-                                   f"channel {code} is {lag:.0f} s behind the ledger"))
-        if row.failing_since is not None:
-            failing = (now - row.failing_since).total_seconds()
-            if failing > settings.alert_failing_seconds:
-                found.append(Condition(tenant, "channel_failing", code, failing,
-                                       f"channel {code} has been failing for {failing:.0f} s: "
-                                       f"{(row.last_error or '')[:200]}"))
-        polled_ok = row.order_polled_at or row.created_at
-        if row.order_poll_error_at is not None and row.order_poll_error_at > polled_ok:
-            failing = (now - polled_ok).total_seconds()
-            if failing > settings.alert_failing_seconds:
-                found.append(Condition(tenant, "orders_failing", code, failing,
-                                       f"channel {code}: orders could not be read for "
-                                       f"{failing:.0f} s: {(row.order_poll_error or '')[:200]}"))
-        last = conn.execute(select(reconciliations.c.drift_rate).where(
-            reconciliations.c.tenant_id == tenant, reconciliations.c.channel == code)
-            .order_by(reconciliations.c.started_at.desc()).limit(1)).scalar()
-        if last is not None and last > settings.alert_drift_ratio:
-            found.append(Condition(tenant, "drift", code, float(last),
-                                   f"channel {code} showed wrong quantities for "
-                                   f"{last:.2%} of SKUs at the last reconciliation"))
+    for seen in health if health is not None else channel_health(conn, settings, now):
+        if seen.status.enabled:
+            found += _channel_conditions(conn, settings, now, seen)
     pressure = conn.execute(select(stock_levels.c.tenant_id, func.sum(stock_levels.c.reserved),
                                    func.sum(stock_levels.c.on_hand))
                             .group_by(stock_levels.c.tenant_id))
@@ -71,6 +67,60 @@ def evaluate(conn: Connection, settings: Settings, now: datetime) -> list[Condit
         found.append(Condition(tenant, "dead_letters", "*", float(count),
                                f"{count} webhook deliveries failed and wait in the inbox"))
     return found
+
+
+def _channel_conditions(conn: Connection, settings: Settings, now: datetime,
+                        seen: ChannelHealth) -> list[Condition]:
+    tenant, code, status = seen.tenant_id, seen.code, seen.status
+    found: list[Condition] = []
+    if seen.lag > settings.alert_lag_seconds:
+        why = f"; pushes fail: {(status.last_error or '')[:200]}" \
+            if status.failing_since is not None else ""
+        found.append(Condition(tenant, "channel_lag", code, seen.lag,
+                               f"channel {code} is {seen.lag:.0f} s behind the ledger "
+                               f"({status.pending - status.held - status.parked} SKUs "
+                               f"due){why}"))
+    if status.failing_since is not None:
+        failing = (now - status.failing_since).total_seconds()
+        if failing > settings.alert_failing_seconds:
+            found.append(Condition(tenant, "channel_failing", code, failing,
+                                   f"channel {code} has been failing for {failing:.0f} s: "
+                                   f"{(status.last_error or '')[:200]}"))
+    polled_ok = status.orders_polled_at or status.created_at
+    if status.orders_error is not None and polled_ok is not None:
+        failing = (now - polled_ok).total_seconds()
+        if failing > settings.alert_failing_seconds:
+            found.append(Condition(tenant, "orders_failing", code, failing,
+                                   f"channel {code}: orders could not be read for "
+                                   f"{failing:.0f} s: {status.orders_error[:200]}"))
+    if status.webhooks_refused_since_accepted and status.webhook_refused_at is not None:
+        found.append(Condition(
+            tenant, "webhooks_refused", code, float(status.webhooks_refused),
+            f"channel {code} refuses webhook deliveries: their signature does not match "
+            f"the channel's secret (last at {status.webhook_refused_at:%Y-%m-%d %H:%M:%S} "
+            f"UTC, {status.webhooks_refused} in all), so the orders in them are not counted. "
+            "Check the webhook secret on the channel and on the platform"))
+    drift = remaining_drift(conn, tenant, code)
+    if drift is not None and drift > settings.alert_drift_ratio:
+        found.append(Condition(tenant, "drift", code, drift,
+                               f"channel {code} showed wrong quantities for "
+                               f"{drift:.2%} of SKUs at the last reconciliation"))
+    return found
+
+
+def remaining_drift(conn: Connection, tenant_id: str, code: str) -> float | None:
+    """The share of SKUs still wrong after the channel's last reconciliation: what a dry
+    run found, less what an apply fixed (its pushes were acknowledged)."""
+    last = conn.execute(select(reconciliations.c.drift_rate, reconciliations.c.compared,
+                               reconciliations.c.applied).where(
+        reconciliations.c.tenant_id == tenant_id, reconciliations.c.channel == code)
+        .order_by(reconciliations.c.started_at.desc()).limit(1)).first()
+    if last is None:
+        return None
+    if not last.compared:
+        return float(last.drift_rate)
+    wrong = round(float(last.drift_rate) * last.compared)
+    return max(wrong - int(last.applied or 0), 0) / last.compared
 
 
 def pressure_by_tenant(conn: Connection) -> dict[str, float]:

@@ -128,9 +128,13 @@ def count_channel_move(uow: SqlUnitOfWork, ctx: WriteContext, channel: Channel, 
 
 
 def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,
-                 observed_at: datetime | None, source: Source) -> str:
+                 observed_at: datetime | None, source: Source, *,
+                 take_ours: bool = False) -> str:
     """The channel shows `value` for `sku` (a notice, a fetch, a lost compare-and-set),
-    after the grace that lets its orders count first. Returns what was done."""
+    after the grace that lets its orders count first. Returns what was done.
+
+    `take_ours`: the value is one the pusher read itself and has waited on long enough:
+    when it is one of ours but not the expected one, it becomes the expected one."""
     code = channel.code
     with svc.uow(channel.tenant_id, write=False) as uow:
         target = SqlChannels(uow.conn, channel.tenant_id).targets(code, [sku]).get(sku)
@@ -138,6 +142,8 @@ def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,
             if v is not None} if target else set()
     if value in ours:
         log.debug("echo_ignored", channel=code, sku=sku, value=value)
+        if take_ours and target is not None and value != target.pushed:
+            observe(svc, channel, sku, value, observed_at)
         return "echo"
     if target is None or target.pushed is None or \
             channel.rules.external_changes is ExternalChanges.OVERWRITE:

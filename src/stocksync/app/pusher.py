@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 import anyio
@@ -25,6 +26,9 @@ from stocksync.core.revisions import decide as decide_revision
 from stocksync.storage.channels import SkuTarget, SqlChannels
 
 log = structlog.get_logger()
+# A lost compare-and-set whose value the channel keeps showing this many rounds (each a
+# grace apart) without an order explaining it is settled as a change made in the channel.
+SETTLE_AFTER_ROUNDS = 3
 ECHOING = {ChannelKind.SHOPIFY, ChannelKind.WOOCOMMERCE, ChannelKind.SQUARE}
 
 
@@ -72,9 +76,9 @@ class Pusher:
         self.revisions = RevisionBudget() if channel.kind is ChannelKind.EBAY else None
         # Without compare-and-set, a channel that sold since our last set is set again.
         self.reassert = channel.kind not in COMPARE_AND_SET
-        # Lost compare-and-sets: sku -> (value the channel showed, when). Settled after the
-        # grace, so the order that explains the change is counted first.
-        self.crossed: dict[str, tuple[int, datetime]] = {}
+        # Lost compare-and-sets: sku -> (value the channel showed, when, rounds). Settled
+        # after the grace, so the order that explains the change is counted first.
+        self.crossed: dict[str, tuple[int, datetime, int]] = {}
         rate = channel.settings.get("max_requests_per_second")
         # Connectors that pace their own HTTP calls get the rate themselves (registry).
         self.budget = RequestBudget(float(rate)) if rate and \
@@ -111,6 +115,7 @@ class Pusher:
         if self.budget is not None:
             await self.budget.take()
         started = time.perf_counter()
+        sent_at = self.svc.clock()
         try:
             report = await self.connector.set_quantities(changes)
         except Rejected as exc:
@@ -130,7 +135,9 @@ class Pusher:
         moves_then = {t.sku: t.channel_moves for t in due}
         grace = timedelta(seconds=self.svc.settings.level_notice_grace_seconds)
         for sku, value in report.changed.items():
-            self.crossed[sku] = (value, acked_at)
+            last = self.crossed.get(sku)
+            rounds = last[2] + 1 if last is not None and last[0] == value else 1
+            self.crossed[sku] = (value, sent_at, rounds)
         later = {sku: acked_at + grace for sku in report.changed} | {
             sku: acked_at + timedelta(seconds=max(wait, 0.1))
             for sku, wait in report.pending.items()}
@@ -178,13 +185,21 @@ class Pusher:
                 {t.sku: t.wanted for t in done}, {t.sku: t.channel_moves for t in done},
                 self.reassert))
         due = [t for t in due if t not in done]
-        crossed = [t.sku for t in due if t.sku in self.crossed]
+        expected = {t.sku: t.pushed for t in due}
+        crossed = [sku for sku in expected if sku in self.crossed]
         for sku in crossed:
-            value, seen_at = self.crossed.pop(sku)
+            value, seen_at, rounds = self.crossed[sku]
+            if value == expected[sku]:
+                del self.crossed[sku]  # an order counted meanwhile explains the change
+                continue
+            if rounds < SETTLE_AFTER_ROUNDS:
+                continue  # compare-and-set again: its order may still come
+            del self.crossed[sku]
             source = Source(f"crossed:{uuid.uuid4().hex[:12]}")
             try:
                 outcome = await anyio.to_thread.run_sync(
-                    settle_level, self.svc, self.channel, sku, value, seen_at, source)
+                    partial(settle_level, take_ours=True), self.svc, self.channel, sku,
+                    value, seen_at, source)
             except DeadLetter as exc:
                 outcome = f"refused: {exc}"
             log.info("crossed_push_settled", channel=self.channel.code, sku=sku,

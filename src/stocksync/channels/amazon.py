@@ -51,6 +51,9 @@ from stocksync.channels.base import (
 from stocksync.core.inbound import InboundMessage
 
 LISTINGS = "/listings/2021-08-01/items"
+# A SKU no seller has: reading it costs one getListingsItem and answers 404 when the token
+# may read the seller's listings (check_credentials).
+CHECK_SKU = "stocksync-credentials-check"
 FEED_THRESHOLD = 200  # SKUs; below this, individual patches at 5/s finish within ~40 s
 # Amazon asks sellers not to submit inventory feeds more often than every 20 minutes.
 MIN_FEED_INTERVAL = timedelta(minutes=20)
@@ -180,6 +183,19 @@ class AmazonConnector:
             if quantity is not None:
                 found[sku] = quantity
         return found
+
+    async def check_credentials(self) -> None:
+        """ChecksCredentials: a Login with Amazon token (400 invalid_grant / 401
+        invalid_client, amazon.md §1), then getListingsItem for a SKU no seller has, under
+        the Product Listing role the connector needs anyway: 404 means the token may read
+        this seller's listings on this marketplace; 403 Unauthorized (token not authorised
+        for this seller id) or 400 (marketplace) are refusals."""
+        try:
+            await self.api.call("getListingsItem", "GET", self._listing_path(CHECK_SKU),
+                                params={"marketplaceIds": self.marketplace_id})
+        except RequestRefused as exc:
+            if exc.status != 404:
+                raise
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
         raise NotImplementedError("Amazon notifications arrive through SQS / EventBridge "

@@ -106,3 +106,15 @@ class FetchesOrders(Protocol):
     (Square's order.created, eBay's notifications): `OrderNotice` messages."""
 
     async def fetch_orders(self, order_ids: Sequence[str]) -> list[InboundMessage]: ...
+
+
+@runtime_checkable
+class ChecksCredentials(Protocol):
+    """A connector that can ask the platform, with its cheapest authenticated read, whether
+    it accepts the channel's credentials: before a channel is stored, or its credentials
+    or settings changed, so a wrong token is refused at once instead of failing later.
+
+    Raises `Rejected` when the platform refuses them (wrong, revoked, missing a scope the
+    connector needs), `Unavailable` or `RateLimited` when it cannot tell right now."""
+
+    async def check_credentials(self) -> None: ...

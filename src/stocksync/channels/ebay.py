@@ -214,6 +214,14 @@ class EbayConnector:
                 found[str(result["sku"])] = int(ship.get("quantity") or 0)
         return found
 
+    async def check_credentials(self) -> None:
+        """ChecksCredentials: a refresh_token grant (400 invalid_grant / 401 invalid_client
+        for wrong credentials, ebay.md §1), then one inventory item (getInventoryItems,
+        limit=1) with the sell.inventory token. The fulfillment scope is not required:
+        pushes work without it (see __init__)."""
+        await self.session.call("GET", f"{BASE}/inventory_item",
+                                params={"limit": 1, "offset": 0})
+
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
         raise NotImplementedError("eBay notifications are parsed by ingest/ebay.py "
                                   "(EbayNotificationParser)")

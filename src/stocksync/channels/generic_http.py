@@ -73,6 +73,11 @@ class GenericHttpConnector:
         body = _json(response)
         return {str(q["sku"]): int(q["quantity"]) for q in body.get("quantities", [])}
 
+    async def check_credentials(self) -> None:
+        """ChecksCredentials: a signed read of no SKUs (the protocol's GET); an endpoint
+        that does not accept the secret answers 401/403."""
+        await self.fetch_quantities([])
+
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
         raise NotImplementedError("the generic HTTP channel sends no webhooks")
 

@@ -105,7 +105,9 @@ def _rate(settings: dict[str, str]) -> float | None:
 
 def build(channel: Channel, credentials: dict[str, str], client: httpx.AsyncClient,
           *, revisions_today: dict[str, int] | None = None) -> ChannelConnector:
-    namespace = f"{channel.tenant_id}:{channel.code}:{BOOT_ID}"
+    # Per connector instance: a worker rebuilt after a config change must not reuse the
+    # keys of the pushes its predecessor made (Shopify refuses a key whose attempt failed).
+    namespace = f"{channel.tenant_id}:{channel.code}:{BOOT_ID}:{uuid.uuid4().hex[:8]}"
     s, c = channel.settings, credentials
     match channel.kind:
         case ChannelKind.SHOPIFY:

@@ -71,6 +71,7 @@ query StocksyncLevels($ids: [ID!]!, $locationId: ID!) {
     }
   }
 }"""
+CHECK_SHOP = "query StocksyncShop { shop { name } }"
 LIST_VARIANTS = """
 query StocksyncVariants($first: Int!, $after: String, $query: String) {
   productVariants(first: $first, after: $after, query: $query) {
@@ -158,6 +159,11 @@ class ShopifyConnector:
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
         raise NotImplementedError("Shopify webhook ingestion is not implemented yet")
 
+    async def check_credentials(self) -> None:
+        """ChecksCredentials: `shop { name }` (cost 1); a wrong or revoked token is a 401
+        (https://shopify.dev/docs/api/admin-graphql, "Authentication")."""
+        await self._graphql(CHECK_SHOP, {}, 1)
+
     async def discover_mapping(self, skus: Sequence[str] | None = None) -> dict[str, str]:
         """Page through product variants (all, or those with the given SKUs) and record
         sku -> InventoryItem GID in `mapping`. Returns what was found."""
@@ -199,12 +205,13 @@ class ShopifyConnector:
         pending = list(entries)
         # Each round succeeds, drops rejected and stale entries, or confirms a replayed
         # result (at most once: the replayed key is retired).
+        errors: list[JsonObject] = []
         for _ in range(len(entries) + 3):
             if not pending:
                 return
             sent_at = datetime.now(UTC)
             payload = await self._mutate(pending)
-            errors: list[JsonObject] = payload.get("userErrors") or []
+            errors = payload.get("userErrors") or []
             if not errors:
                 if _created_before(payload, sent_at - timedelta(seconds=REPLAY_SLACK_S)):
                     pending = await self._confirm_replay(pending, report)
@@ -219,7 +226,7 @@ class ShopifyConnector:
             # One stale entry fails the whole call (shopify.md §3.1): send the rest again.
             pending = [e for e in pending
                        if e.sku not in report.rejected and e.sku not in stale]
-        raise Unavailable("inventorySetQuantities did not settle")
+        raise Unavailable(f"inventorySetQuantities did not settle: {errors[:3]}")
 
     async def _report_changed(self, entries: list[_Entry], report: PushReport) -> None:
         """Compare-and-set lost (shopify.md §3.1): Shopify's stock moved since `known`, most
@@ -231,9 +238,9 @@ class ShopifyConnector:
             value = current.get(entry.item_id)
             if value is None:
                 report.rejected[entry.sku] = "the item is not stocked at this Shopify location"
-            elif value == entry.quantity:
-                report.acknowledged[entry.sku] = value  # already what stocksync wants
             else:
+                # Even when it equals stocksync's value it is reported, not acknowledged:
+                # it was read, not set, and may include a sale whose order comes later.
                 report.changed[entry.sku] = value
 
     async def _confirm_replay(self, pending: list[_Entry], report: PushReport) -> list[_Entry]:

@@ -141,6 +141,14 @@ class SquareConnector:
         return {sku: counts.get(object_id, 0)
                 for object_id, mapped in skus_by_object.items() for sku in mapped}
 
+    async def check_credentials(self) -> None:
+        """ChecksCredentials: one count at the location (BatchRetrieveInventoryCounts,
+        limit 1), under the INVENTORY_READ scope the connector needs anyway (ListLocations
+        would need MERCHANT_PROFILE_READ, which it does not). A wrong token is a 401
+        UNAUTHORIZED, a missing scope a 403 INSUFFICIENT_SCOPES (square.md §1)."""
+        await self._post_json("/v2/inventory/counts/batch-retrieve",
+                              {"location_ids": [self.location_id], "limit": 1})
+
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
         raise NotImplementedError("Square webhooks are parsed by stocksync.ingest.square")
 

@@ -156,6 +156,12 @@ class WooCommerceConnector:
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
         raise NotImplementedError("WooCommerce webhooks are parsed by stocksync.ingest")
 
+    async def check_credentials(self) -> None:
+        """ChecksCredentials: one product (GET /products?per_page=1), a read the key needs
+        anyway; a wrong key or secret is a 401 woocommerce_rest_authentication_error
+        (woocommerce.md §1)."""
+        await self._call("GET", "/products", params={"per_page": "1"})
+
     # -- PollsOrders / FetchesOrders ----------------------------------------------------------
     async def poll_orders(self, cursor: str) -> OrderPage:
         return await orders.poll_orders(self._call, cursor)

@@ -1,7 +1,7 @@
 """The GraphQL endpoint of the Shopify simulator: dispatch, query cost and throttling.
 
 Supported operations: `inventorySetQuantities` (shopify_mutations.py), `nodes(ids:)` on
-InventoryItem and `productVariants` (shopify_queries.py), `order(id:)` and `orders`
+InventoryItem, `productVariants` and `shop` (shopify_queries.py), `order(id:)` and `orders`
 (shopify_order_queries.py, which states their cost). Anything else gets an
 UNSUPPORTED_BY_SIMULATOR error. Every recognised operation answers a fixed superset of the
 fields the stocksync connector selects.
@@ -37,7 +37,14 @@ from stocksync.simulators.shopify_order_queries import (
     run_order,
     run_orders,
 )
-from stocksync.simulators.shopify_queries import cost_nodes, cost_variants, run_nodes, run_variants
+from stocksync.simulators.shopify_queries import (
+    cost_nodes,
+    cost_shop,
+    cost_variants,
+    run_nodes,
+    run_shop,
+    run_variants,
+)
 from stocksync.simulators.shopify_state import (
     JsonObject,
     RequestRecord,
@@ -55,6 +62,7 @@ HANDLERS: dict[tuple[str, str], tuple[CostFn, RunFn]] = {
     ("query", "productVariants"): (cost_variants, run_variants),
     ("query", "order"): (cost_order, run_order),
     ("query", "orders"): (cost_orders, run_orders),
+    ("query", "shop"): (cost_shop, run_shop),
 }
 
 

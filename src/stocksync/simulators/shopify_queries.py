@@ -124,3 +124,14 @@ def _cursor(variant_id: int) -> str:
     # Shopify cursors are opaque base64 JSON; clients must not parse them.
     payload = json.dumps({"last_id": variant_id, "last_value": str(variant_id)})
     return base64.b64encode(payload.encode()).decode()
+
+
+def cost_shop(op: Operation) -> int:
+    return 1  # one object, scalar fields (shopify.md §4)
+
+
+def run_shop(state: ShopifySimState, op: Operation) -> Executed:
+    """`shop { id name myshopifyDomain }`: what an app reads to check its access token."""
+    domain = state.config.shop_domain
+    return Executed(data={"id": gid("Shop", 1), "name": state.config.shop,
+                          "myshopifyDomain": domain}, actual_cost=1)

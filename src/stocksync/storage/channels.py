@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -23,7 +23,8 @@ from sqlalchemy import (
 
 from stocksync.core.channel_rules import ChannelRules, ExternalChanges
 from stocksync.core.channels import Channel, ChannelKind, ChannelStatus
-from stocksync.storage.tables import channel_skus, channels, events
+from stocksync.storage.channel_health import channel_status
+from stocksync.storage.tables import channel_skus, channels
 
 
 def rules_to_json(rules: ChannelRules) -> dict[str, Any]:
@@ -143,23 +144,10 @@ class SqlChannels:
         self.conn.execute(delete(channel_skus).where(self._sku_where(code)))
         self.conn.execute(delete(channels).where(self._where(code)))
 
-    def status(self, code: str, cursor: int) -> ChannelStatus:
-        row = self.conn.execute(select(channels).where(self._where(code))).one()._mapping
-        pending, parked, oldest = self.conn.execute(
-            select(func.count().filter(channel_skus.c.pending_since.isnot(None)),
-                   func.count().filter(channel_skus.c.parked_reason.isnot(None)),
-                   func.min(channel_skus.c.pending_since))
-            .where(self._sku_where(code))).one()
-        unprojected = self.conn.execute(
-            select(func.min(events.c.recorded_at))
-            .where(events.c.tenant_id == self.tenant_id, events.c.sequence > cursor)).scalar()
-        return ChannelStatus(cursor=cursor, last_push_at=row["last_push_at"],
-                             last_error=row["last_error"], last_error_at=row["last_error_at"],
-                             failing_since=row["failing_since"], pending=int(pending or 0),
-                             parked=int(parked or 0), oldest_unprojected_at=unprojected,
-                             oldest_unpushed_at=oldest, orders_polled_at=row["order_polled_at"],
-                             orders_error=row["order_poll_error"],
-                             orders_error_at=row["order_poll_error_at"])
+    def status(self, code: str, cursor: int, now: datetime | None = None) -> ChannelStatus:
+        """Health, lag (one definition) and counts: storage/channel_health.py."""
+        return channel_status(self.conn, self.tenant_id, code, cursor,
+                              now or datetime.now(UTC))
 
     def order_cursor(self, code: str) -> tuple[str | None, datetime]:
         """Where the next order poll starts (None: never polled) and when the channel was

@@ -1,8 +1,15 @@
-"""SqlInbox: webhook deliveries stored before the ack, claimed and settled by the worker."""
+"""SqlInbox: webhook deliveries stored before the ack, claimed and settled by the worker.
+
+A claim is short (seconds) and renewed by the worker while it still works on the batch, so
+the claims of a worker that died (kill -9, a lost host) run out within one claim period
+and a restarted or surviving worker takes them over: a crash costs seconds, not a minute.
+The `claimed_until` a claim set is also its fencing token: only the worker that set it can
+renew or release it, so a worker that stalled past its claim cannot extend a claim another
+worker has taken since. Applying twice is harmless anyway (every effect is keyed)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +43,7 @@ class Delivery:
     dismissed_at: datetime | None = None
     dismissed_by: str | None = None
     dismiss_reason: str | None = None
+    claimed_until: datetime | None = None  # the claim's end, and its token (renew, release)
 
 
 def _delivery(row: Any) -> Delivery:
@@ -47,7 +55,7 @@ def _delivery(row: Any) -> Delivery:
                     attempts=int(r["attempts"]), last_error=r["last_error"],
                     processed_at=r["processed_at"], correlation_id=r["correlation_id"],
                     dismissed_at=r["dismissed_at"], dismissed_by=r["dismissed_by"],
-                    dismiss_reason=r["dismiss_reason"])
+                    dismiss_reason=r["dismiss_reason"], claimed_until=r["claimed_until"])
 
 
 def store(conn: Connection, *, tenant_id: str, channel: str, kind: str, delivery_id: str,
@@ -66,7 +74,8 @@ def store(conn: Connection, *, tenant_id: str, channel: str, kind: str, delivery
 
 def claim(conn: Connection, now: datetime, hold: timedelta, limit: int) -> list[Delivery]:
     """Take up to `limit` due deliveries for `hold`: one statement, so two workers never
-    take the same one; a worker that dies lets its claim run out."""
+    take the same one; a worker that dies lets its claim run out (keep `hold` short and
+    `renew` it while working)."""
     due = (select(inbox.c.id).where(
         inbox.c.status == PENDING,
         or_(inbox.c.next_attempt_at.is_(None), inbox.c.next_attempt_at <= now),
@@ -79,6 +88,29 @@ def claim(conn: Connection, now: datetime, hold: timedelta, limit: int) -> list[
         inbox.c.claimed_until.is_(None), inbox.c.claimed_until < now))
         .values(claimed_until=now + hold).returning(*inbox.c))
     return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
+
+
+def renew(conn: Connection, ids: Sequence[int], held_until: datetime, now: datetime,
+          hold: timedelta) -> tuple[datetime, set[int]]:
+    """Extend this worker's claim on those of `ids` it still holds (their `claimed_until`
+    is still `held_until`, the value its claim or last renewal set): the new end, and the
+    ids renewed. A claim that ran out and was taken by another worker is left alone."""
+    until = now + hold
+    rows = conn.execute(update(inbox).where(
+        inbox.c.id.in_(list(ids)), inbox.c.status == PENDING,
+        inbox.c.claimed_until == held_until).values(claimed_until=until)
+        .returning(inbox.c.id))
+    return until, {int(r[0]) for r in rows}
+
+
+def release(conn: Connection, ids: Sequence[int], held_until: datetime) -> int:
+    """Give back claims this worker holds but will not work on (it is stopping)."""
+    if not ids:
+        return 0
+    result = conn.execute(update(inbox).where(
+        inbox.c.id.in_(list(ids)), inbox.c.claimed_until == held_until)
+        .values(claimed_until=None))
+    return result.rowcount
 
 
 def settle(conn: Connection, delivery_id: int, now: datetime, *, error: str | None = None,

@@ -224,6 +224,9 @@ channels = Table(
     Column("order_polled_at", UtcDateTime),  # the last poll that succeeded
     Column("order_poll_error", Text),
     Column("order_poll_error_at", UtcDateTime),
+    # Webhook deliveries refused for a wrong signature (a wrong secret loses every order).
+    Column("webhooks_refused", BigInteger, nullable=False, server_default="0"),
+    Column("webhook_refused_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
@@ -302,6 +305,15 @@ reconciliations = Table(
     Column("report", JSON, nullable=False),  # mismatches, untracked, missing, status
     Column("error", Text),
     Index("ix_reconciliations_tenant_channel_started", "tenant_id", "channel", "started_at"),
+)
+
+# A tenant's own alert destinations (migration 0008); unset: the global settings.
+tenant_settings = Table(
+    "tenant_settings", metadata,
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), primary_key=True),
+    Column("alert_webhook_url", Text),  # Fernet token: a Slack webhook URL is a secret
+    Column("digest_to", Text),  # comma-separated addresses
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 # One row per alert condition: active while it holds, so it is sent once when it starts

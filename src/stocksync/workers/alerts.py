@@ -13,9 +13,19 @@ import structlog
 from sqlalchemy import Connection, insert, select, update
 
 from stocksync import metrics
-from stocksync.app.alerts import Condition, digest, evaluate, pressure_by_tenant, window
+from stocksync.app.alerts import (
+    ChannelHealth,
+    Condition,
+    channel_health,
+    digest,
+    evaluate,
+    pressure_by_tenant,
+    window,
+)
 from stocksync.app.service import Stocksync
 from stocksync.config import Settings
+from stocksync.core.channels import ChannelState
+from stocksync.storage.alert_settings import StoredDestinations, all_destinations
 from stocksync.storage.engine import WRITE
 from stocksync.storage.tables import alerts, tenants
 
@@ -28,6 +38,7 @@ class AlertWorker:
     def __init__(self, svc: Stocksync, settings: Settings | None = None) -> None:
         self.svc = svc
         self.settings = settings or svc.settings
+        self.destinations: dict[str, StoredDestinations] = {}
 
     async def run(self) -> None:
         while True:
@@ -42,10 +53,13 @@ class AlertWorker:
         now = self.svc.clock()
         sent: list[str] = []
         with self.svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            health = channel_health(conn, self.settings, now)
+            observe(health)
             holding = {(c.tenant_id, c.rule, c.subject): c
-                       for c in evaluate(conn, self.settings, now)}
+                       for c in evaluate(conn, self.settings, now, health)}
             for tenant_id, ratio in pressure_by_tenant(conn).items():
                 metrics.RESERVATION_PRESSURE.labels(tenant_id).set(ratio)
+            self.destinations = all_destinations(conn)
             active = {(r.tenant_id, r.rule, r.subject): r for r in conn.execute(
                 select(alerts).where(alerts.c.active, alerts.c.rule != "digest"))}
             for key, condition in holding.items():
@@ -78,7 +92,7 @@ class AlertWorker:
         metrics.ALERTS.labels(c.rule, state).inc()
         log.warning("alert", tenant=c.tenant_id, rule=c.rule, subject=c.subject, state=state,
                     value=c.value)
-        url = self.settings.alert_webhook_url
+        url = self._webhook_url(c.tenant_id)
         if url:
             try:
                 httpx.post(url, json={"text": text}, timeout=SEND_TIMEOUT).raise_for_status()
@@ -86,9 +100,23 @@ class AlertWorker:
                 log.error("alert_not_delivered", error=str(exc), rule=c.rule)
         return text
 
+    def _webhook_url(self, tenant_id: str) -> str | None:
+        """The tenant's own alert webhook (PUT /v1/settings/alerts), else the global one."""
+        own = self.destinations.get(tenant_id)
+        if own is not None and own.sealed_webhook_url and self.svc.box is not None:
+            return self.svc.box.open(own.sealed_webhook_url)["url"]
+        return self.settings.alert_webhook_url
+
+    def _recipients(self, tenant_id: str) -> list[str]:
+        own = self.destinations.get(tenant_id)
+        if own is not None and own.digest_to:
+            return list(own.digest_to)
+        return [a.strip() for a in (self.settings.digest_to or "").split(",") if a.strip()]
+
     def _maybe_digest(self, conn: Connection) -> None:
         s = self.settings
-        if not (s.smtp_host and s.digest_to):
+        anyone = s.digest_to or any(d.digest_to for d in self.destinations.values())
+        if not (s.smtp_host and anyone):
             return
         now = self.svc.clock()
         last = conn.execute(select(alerts.c.started_at).where(
@@ -100,22 +128,38 @@ class AlertWorker:
         self._start(conn, Condition(*DIGEST, 0.0, "last digest"), now)
 
     def send_digests(self, conn: Connection, since: object) -> int:
-        """One e-mail per tenant with the day's counts; returns how many were sent."""
+        """One e-mail per tenant with the day's counts, to the tenant's own recipients or
+        else the global ones; returns how many were sent."""
         s = self.settings
-        assert s.smtp_host and s.digest_to
+        assert s.smtp_host
         sent = 0
         with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=SEND_TIMEOUT) as smtp:
             if s.smtp_user:
                 smtp.starttls()
                 smtp.login(s.smtp_user, s.smtp_password or "")
             for tenant_id, name in conn.execute(select(tenants.c.id, tenants.c.name)):
+                recipients = self._recipients(tenant_id)
+                if not recipients:
+                    continue
                 report = digest(conn, tenant_id, since,  # type: ignore[arg-type]
                                 self.svc.refusals.pop(tenant_id, 0))
                 mail = EmailMessage()
                 mail["Subject"] = f"stocksync daily digest: {name}"
                 mail["From"] = s.digest_from
-                mail["To"] = s.digest_to
+                mail["To"] = ", ".join(recipients)
                 mail.set_content(report.text(since))  # type: ignore[arg-type]
                 smtp.send_message(mail)
                 sent += 1
         return sent
+
+
+def observe(health: list[ChannelHealth]) -> None:
+    """Lag and state of every channel as metrics, from the same status the API shows."""
+    for seen in health:
+        labels = (seen.tenant_id, seen.code)
+        metrics.CHANNEL_LAG.labels(*labels).set(seen.lag)
+        for state in ChannelState:
+            metrics.CHANNEL_STATE.labels(*labels, state.value).set(
+                1.0 if state is seen.state else 0.0)
+        metrics.CHANNEL_SKUS_WAITING.labels(*labels, "held").set(seen.status.held)
+        metrics.CHANNEL_SKUS_WAITING.labels(*labels, "parked").set(seen.status.parked)

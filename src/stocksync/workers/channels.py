@@ -57,6 +57,9 @@ class ChannelWorker:
         self.lease_until: datetime | None = None
         self.cursor: int | None = None
         self.observed_at: datetime | None = None
+        self.down = False  # the last push found the channel unreachable: probe it
+        self.probed_up = False  # a probe said it answers again
+        self.trust_probe = True
 
     def _connect(self) -> Pusher:
         return Pusher(self.svc, self.channel, connect(self.svc, self.channel, self.client))
@@ -96,11 +99,11 @@ class ChannelWorker:
         if self.observed_at is not None and (now - self.observed_at).total_seconds() < 1.0:
             return  # metrics at most once a second per channel
         self.observed_at = now
-        status = SqlChannels(uow.conn, self.channel.tenant_id).status(self.channel.code, cursor)
+        status = SqlChannels(uow.conn, self.channel.tenant_id).status(
+            self.channel.code, cursor, now)
         labels = (self.channel.tenant_id, self.channel.code)
-        oldest = status.oldest_unprojected_at
-        metrics.CHANNEL_LAG.labels(*labels).set(
-            max((now - oldest).total_seconds(), 0.0) if oldest else 0.0)
+        # The same lag GET /v1/channels shows and the lag alert fires on.
+        metrics.CHANNEL_LAG.labels(*labels).set(status.lag_seconds(now))
         metrics.CHANNEL_BACKLOG.labels(*labels).set(status.pending)
 
     def _record_error(self, error: str) -> None:
@@ -154,11 +157,54 @@ class ChannelWorker:
             while True:
                 bell.clear()
                 wait = await self.step()
-                if wait > 0:
+                if wait > 0 and self.down:
+                    await self._wait_for_channel(wait)
+                elif wait > 0:
                     with anyio.move_on_after(wait):
                         await bell.wait()
         finally:
             self.svc.bus.unsubscribe_async(EVENTS, bell)
+
+    async def _wait_for_channel(self, delay: float) -> None:
+        """Back off from a channel that did not answer, but look every few seconds with
+        one cheap read whether it is back, and push at once when it is: a channel that
+        comes back is caught up within seconds, whatever the backoff has grown to. New
+        sales do not cut the wait short (each would retry a whole batch against a channel
+        that is down); the read answers for all of them."""
+        deadline = anyio.current_time() + delay
+        every = self.svc.settings.channel_probe_seconds
+        while (left := deadline - anyio.current_time()) > 0:
+            await anyio.sleep(min(every, left))
+            if deadline - anyio.current_time() > 0 and await self._probe():
+                self.probed_up = True
+                return
+
+    async def _probe(self) -> bool:
+        """Does the channel answer? Reads one waiting SKU back (renewing the lease and
+        projecting first, so the lease never runs out during a long backoff)."""
+        leased, _ = await anyio.to_thread.run_sync(self._lease_and_project)
+        due = await anyio.to_thread.run_sync(self._oldest_due) if leased else None
+        if due is None:
+            return True  # nothing to read it with, or the lease is gone: try a round
+        if self.pusher.budget is not None:
+            await self.pusher.budget.take()
+        try:
+            await self.pusher.connector.fetch_quantities([due])
+        except Rejected:
+            return True  # it answered: the push will say what it refuses
+        except (ChannelError, httpx.HTTPError):
+            return False
+        except Exception:
+            log.exception("channel_probe_failed", tenant=self.channel.tenant_id,
+                          channel=self.channel.code)
+            return False
+        return True
+
+    def _oldest_due(self) -> str | None:
+        with self.svc.uow(self.channel.tenant_id, write=False) as uow:
+            due = SqlChannels(uow.conn, self.channel.tenant_id).due(
+                self.channel.code, self.svc.clock(), 1)
+        return due[0].sku if due else None
 
     async def step(self) -> float:
         """One round; returns how long to wait before the next (0: go again at once)."""
@@ -168,21 +214,36 @@ class ChannelWorker:
                 return LEASE_SECONDS / 3
             pushed = await self.pusher.push_once()
             self.failures = 0
+            self.down = self.probed_up = False
+            self.trust_probe = True
             return 0.0 if (read or pushed.sent) else self.svc.settings.channel_sweep_seconds
         except (ChannelError, httpx.HTTPError) as exc:
             self.failures += 1
-            await anyio.to_thread.run_sync(self._record_error, f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            await anyio.to_thread.run_sync(self._record_error, error)
             if isinstance(exc, Rejected):
+                log.warning("channel_push_rejected", tenant=self.channel.tenant_id,
+                            channel=self.channel.code, error=error,
+                            details=str(exc.details)[:500] if exc.details else None)
                 return 0.0  # parked rows are skipped; carry on with the rest
             delay = backoff_delay(self.failures, self.rng)
             if isinstance(exc, RateLimited):
                 delay = max(delay, exc.retry_after)
+            # A read that answers while the push still fails (a write-only fault) says
+            # nothing: back off plainly until a push succeeds again.
+            if self.probed_up:
+                self.trust_probe = False
+            self.probed_up = False
+            self.down = self.trust_probe and not isinstance(exc, RateLimited)
             log.warning("channel_push_failed", tenant=self.channel.tenant_id,
-                        channel=self.channel.code, error=str(exc), retry_in=round(delay, 3))
+                        channel=self.channel.code, error=error, retry_in=round(delay, 3),
+                        failures=self.failures)
             return delay
         except Exception:  # the worker's outer loop: log, back off, never die
             self.failures += 1
-            log.exception("channel_worker_failed", channel=self.channel.code)
+            self.down = False
+            log.exception("channel_worker_failed", tenant=self.channel.tenant_id,
+                          channel=self.channel.code)
             return backoff_delay(self.failures, self.rng)
 
 

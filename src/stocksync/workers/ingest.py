@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import anyio
 import httpx
@@ -22,7 +23,13 @@ from stocksync.storage import inbox
 from stocksync.storage.credentials import CredentialBox
 
 log = structlog.get_logger()
-CLAIM = timedelta(seconds=60)
+# A short claim, renewed every RENEW_SECONDS while the batch is being worked on: a worker
+# that dies (kill -9) holds its deliveries for at most CLAIM, then a restarted or
+# surviving worker takes them over. The margin (CLAIM - RENEW_SECONDS) absorbs a slow
+# database or a busy event loop; a claim lost anyway only risks applying a delivery
+# twice, which its keyed effects make harmless.
+CLAIM = timedelta(seconds=5)
+RENEW_SECONDS = 1.5
 BATCH = 50
 MAX_ATTEMPTS = 8
 SWEEP_SECONDS = 1.0
@@ -31,6 +38,12 @@ HTTP_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
 def retry_delay(attempts: int, rng: random.Random) -> float:
     return rng.uniform(0.5, 1.0) * min(300.0, 0.5 * 2 ** attempts)
+
+
+@dataclass(slots=True)
+class _Claim:
+    ids: set[int]  # claimed and not yet worked on
+    until: datetime  # the claim's current end: its token for renew and release
 
 
 class IngestWorker:
@@ -85,8 +98,8 @@ class IngestWorker:
                     bell.clear()
                     try:
                         batch = await anyio.to_thread.run_sync(self._claim)
-                        for d in batch:
-                            await self._one(ingestor, d)
+                        if batch:
+                            await self._work(ingestor, batch)
                     except Exception:  # the outer loop: log, back off, carry on
                         log.exception("ingest_worker_failed")
                         await anyio.sleep(1.0)
@@ -96,6 +109,48 @@ class IngestWorker:
                             await bell.wait()
             finally:
                 self.svc.bus.unsubscribe_async(INBOX, bell)
+
+    async def _work(self, ingestor: Ingestor, batch: list[inbox.Delivery]) -> None:
+        """Apply a claimed batch in order while a heartbeat renews the claim on what is
+        left; on the way out (an error, a shutdown) give back what was not worked on."""
+        until = batch[0].claimed_until
+        assert until is not None  # claim() set it
+        claim = _Claim({d.id for d in batch}, until)
+        try:
+            async with anyio.create_task_group() as heartbeat:
+                heartbeat.start_soon(self._renew, claim)
+                for d in batch:
+                    if d.id in claim.ids:  # else its claim ran out and another worker has it
+                        await self._one(ingestor, d)
+                        claim.ids.discard(d.id)
+                heartbeat.cancel_scope.cancel()
+        finally:
+            if claim.ids:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(self._release, claim)
+
+    async def _renew(self, claim: _Claim) -> None:
+        while True:
+            await anyio.sleep(RENEW_SECONDS)
+            held = set(claim.ids)
+            try:
+                claim.until, kept = await anyio.to_thread.run_sync(
+                    self._renew_once, held, claim.until)
+            except Exception:  # the claim may run out: at worst a delivery is retried
+                log.warning("inbox_claim_not_renewed", exc_info=True)
+                continue
+            # Settled meanwhile (no longer claimed) or taken over after a stall: not ours.
+            claim.ids -= held - kept
+
+    def _renew_once(self, ids: set[int], until: datetime) -> tuple[datetime, set[int]]:
+        with self.svc.engine.connect().execution_options(stocksync_write=True) as conn, \
+                conn.begin():
+            return inbox.renew(conn, sorted(ids), until, self.svc.clock(), CLAIM)
+
+    def _release(self, claim: _Claim) -> None:
+        with self.svc.engine.connect().execution_options(stocksync_write=True) as conn, \
+                conn.begin():
+            inbox.release(conn, sorted(claim.ids), claim.until)
 
     async def _one(self, ingestor: Ingestor, d: inbox.Delivery) -> None:
         started = time.perf_counter()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -12,10 +14,13 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, model_validator
 
-from stocksync.api.deps import IdemKey, Svc, Who, write
+from stocksync.api.deps import Caller, IdemKey, Svc, Who, write
+from stocksync.api.errors import json_error
 from stocksync.api.schemas import LocationCode, Strict
+from stocksync.app.channel_check import ChannelUnreachable, check_credentials
 from stocksync.app.connect import connect
 from stocksync.app.reconcile import reconcile
+from stocksync.app.service import Stocksync
 from stocksync.channels import registry
 from stocksync.core.channel_rules import ChannelRules, ExternalChanges
 from stocksync.core.channels import CODE_PATTERN, Channel, ChannelKind
@@ -72,21 +77,43 @@ class ChannelPatch(Strict):
 
 
 class ChannelStatusOut(BaseModel):
+    state: Literal["healthy", "degraded", "failing", "paused"] = Field(
+        description="paused: disabled; failing: its pushes or order reads fail now; "
+        "degraded: lag over STOCKSYNC_ALERT_LAG_SECONDS, or webhooks refused since the "
+        "last one accepted; else healthy")
     cursor: int
     head: int
-    lag_seconds: float
-    pending: int
-    parked: int
-    oldest_unpushed_at: datetime | None
+    lag_seconds: float = Field(description="how long the oldest change this channel should "
+                               "show has waited (not yet projected, or due and not yet "
+                               "acknowledged), counted from the channel's last "
+                               "configuration change at the earliest. Held and parked SKUs "
+                               "are not lag; a till (pos) has none. The same value as the "
+                               "metric stocksync_channel_lag_seconds and the lag alert")
+    pending: int = Field(description="SKUs the channel has not acknowledged yet, held and "
+                         "parked ones included")
+    held: int = Field(0, description="of them, waiting on purpose: an eBay revision budget, "
+                      "a platform still confirming a change, a sale crossing a push")
+    parked: int = Field(description="of them, refused by the channel: not retried until "
+                        "the SKU changes or the channel is resynced")
+    oldest_unpushed_at: datetime | None = Field(description="since when the oldest SKU due "
+                                                "now (neither held nor parked) has waited")
     last_push_at: datetime | None
-    last_error: str | None
+    last_error: str | None = Field(description="the last push error, kept after recovery")
     last_error_at: datetime | None
-    failing_since: datetime | None
+    recovered: bool = Field(False, description="a push succeeded after the last error")
+    failing_since: datetime | None = Field(description="pushes fail since then (cleared by "
+                                           "the first push that succeeds)")
     orders_polled_at: datetime | None = Field(
         None, description="the last successful poll of the channel's orders")
     orders_error: str | None = Field(None, description="the last order poll's error, "
                                      "if it failed after the last success")
     orders_error_at: datetime | None = None
+    webhooks_refused: int = Field(0, description="webhook deliveries refused (401) because "
+                                  "their signature did not match the channel's secret")
+    webhook_refused_at: datetime | None = None
+    webhooks_refused_since_accepted: bool = Field(
+        False, description="no delivery was accepted after the last refusal: the secret "
+        "is probably wrong and the orders in them are not counted")
 
 
 class ChannelOut(BaseModel):
@@ -118,21 +145,23 @@ def _rules(kind: ChannelKind, locations: list[str], rules: RulesIn) -> ChannelRu
 
 
 def _out(uow: SqlUnitOfWork, channel: Channel, now: datetime, *,
-         with_status: bool) -> ChannelOut:
+         with_status: bool, degraded_after: float = 60.0) -> ChannelOut:
     repo = SqlChannels(uow.conn, channel.tenant_id)
     rules = rules_to_json(channel.rules)
     locations = rules.pop("locations")
     status = None
     if with_status:
-        s = repo.status(channel.code, channel.cursor)
-        lag = (now - s.oldest_unprojected_at).total_seconds() if s.oldest_unprojected_at else 0
+        s = repo.status(channel.code, channel.cursor, now)
         status = ChannelStatusOut(
-            cursor=s.cursor, head=log_head(uow.conn, channel.tenant_id),
-            lag_seconds=max(lag, 0.0), pending=s.pending, parked=s.parked,
+            state=s.state(now, degraded_after).value, cursor=s.cursor,
+            head=log_head(uow.conn, channel.tenant_id), lag_seconds=s.lag_seconds(now),
+            pending=s.pending, held=s.held, parked=s.parked,
             oldest_unpushed_at=s.oldest_unpushed_at, last_push_at=s.last_push_at,
-            last_error=s.last_error, last_error_at=s.last_error_at,
+            last_error=s.last_error, last_error_at=s.last_error_at, recovered=s.recovered,
             failing_since=s.failing_since, orders_polled_at=s.orders_polled_at,
-            orders_error=s.orders_error, orders_error_at=s.orders_error_at)
+            orders_error=s.orders_error, orders_error_at=s.orders_error_at,
+            webhooks_refused=s.webhooks_refused, webhook_refused_at=s.webhook_refused_at,
+            webhooks_refused_since_accepted=s.webhooks_refused_since_accepted)
     return ChannelOut(code=channel.code, kind=channel.kind.value, name=channel.name,
                       enabled=channel.enabled, locations=locations, settings=channel.settings,
                       rules=rules, status=status,
@@ -160,15 +189,42 @@ def _require(repo: SqlChannels, code: str) -> Channel:
     return channel
 
 
+Verify = Annotated[bool, Query(description="ask the platform whether it accepts the "
+                               "credentials before storing them (the default): refused "
+                               "-> 422 credentials_refused, no answer -> 502/503 "
+                               "channel_unreachable. `false` stores them unchecked")]
+
+
+def _verified(svc: Stocksync, who: Caller, idempotency_key: str | None, channel: Channel,
+              credentials: dict[str, str]) -> Response | None:
+    """None once the platform accepted the credentials (or when this request replays a
+    stored answer); the 502/503 answer when it could not be asked. A refusal raises."""
+    if idempotency_key is not None:
+        with svc.uow(who.tenant_id, write=False) as uow:
+            if uow.idempotency.lookup(idempotency_key) is not None:
+                return None
+    try:  # a sync route runs in a worker thread: run the async check on the event loop
+        anyio.from_thread.run(check_credentials, channel, credentials)
+    except ChannelUnreachable as exc:
+        if exc.retry_after is None:
+            return json_error(502, exc.code, exc.message, exc.details)
+        return json_error(503, exc.code, exc.message, exc.details,
+                          {"Retry-After": str(max(1, math.ceil(exc.retry_after)))})
+    return None
+
+
 @router.post("", status_code=201, response_model=ChannelOut)
 def create_channel(request: Request, body: ChannelIn, svc: Svc, who: Who,
-                   idempotency_key: IdemKey = None) -> Response:
+                   idempotency_key: IdemKey = None, verify: Verify = True) -> Response:
     kind = ChannelKind(body.kind)
     registry.check(kind, body.settings, body.credentials, creating=True)
     assert svc.box is not None
     channel = Channel(tenant_id=who.tenant_id, code=body.code, kind=kind, name=body.name,
                       rules=_rules(kind, body.locations, body.rules), settings=body.settings,
                       enabled=body.enabled)
+    if verify and (unverified := _verified(svc, who, idempotency_key, channel,
+                                           body.credentials)) is not None:
+        return unverified
 
     def action(uow: SqlUnitOfWork, ctx: WriteContext) -> ChannelOut:
         repo = SqlChannels(uow.conn, who.tenant_id)
@@ -190,24 +246,33 @@ def create_channel(request: Request, body: ChannelIn, svc: Svc, who: Who,
 def list_channels(svc: Svc, who: Who) -> list[ChannelOut]:
     now = svc.clock()
     with svc.uow(who.tenant_id, write=False) as uow:
-        return [_out(uow, c, now, with_status=True)
+        return [_out(uow, c, now, with_status=True,
+                     degraded_after=svc.settings.alert_lag_seconds)
                 for c in SqlChannels(uow.conn, who.tenant_id).list()]
 
 
 @router.get("/{code}", response_model=ChannelOut)
 def get_channel(code: Code, svc: Svc, who: Who) -> ChannelOut:
-    """The channel with its cursor, lag (now minus the oldest event not yet projected),
-    pending and parked SKUs, last push and last error."""
+    """The channel with its state, lag, pending, held and parked SKUs, last push, last
+    error (and whether it recovered), order polls and refused webhooks."""
     now = svc.clock()
     with svc.uow(who.tenant_id, write=False) as uow:
         channel = _require(SqlChannels(uow.conn, who.tenant_id), code)
-        return _out(uow, channel, now, with_status=True)
+        return _out(uow, channel, now, with_status=True,
+                    degraded_after=svc.settings.alert_lag_seconds)
 
 
 @router.patch("/{code}", response_model=ChannelOut)
 def change_channel(request: Request, code: Code, body: ChannelPatch, svc: Svc, who: Who,
-                   idempotency_key: IdemKey = None) -> Response:
+                   idempotency_key: IdemKey = None, verify: Verify = True) -> Response:
+    """Credentials are merged (patching one secret keeps the others); new credentials or
+    settings are checked with the platform first, like a new channel's."""
     assert svc.box is not None
+    if verify and (body.credentials is not None or body.settings is not None):
+        channel, credentials = _patched(svc, who, code, body)
+        if (unverified := _verified(svc, who, idempotency_key, channel,
+                                    credentials)) is not None:
+            return unverified
 
     def action(uow: SqlUnitOfWork, ctx: WriteContext) -> ChannelOut:
         repo = SqlChannels(uow.conn, who.tenant_id)
@@ -234,6 +299,20 @@ def change_channel(request: Request, code: Code, body: ChannelPatch, svc: Svc, w
 
     return write(request, svc, who, idempotency_key, body, action,
                  lambda out: (200, out.model_dump(mode="json")))
+
+
+def _patched(svc: Stocksync, who: Caller, code: str,
+             body: ChannelPatch) -> tuple[Channel, dict[str, str]]:
+    """The channel and credentials as the patch would leave them (to check them first)."""
+    assert svc.box is not None
+    with svc.uow(who.tenant_id, write=False) as uow:
+        repo = SqlChannels(uow.conn, who.tenant_id)
+        current = _require(repo, code)
+        sealed = repo.sealed_credentials(code)
+    settings = body.settings if body.settings is not None else current.settings
+    credentials = {**(svc.box.open(sealed) if sealed else {}), **(body.credentials or {})}
+    registry.check(current.kind, settings, credentials, creating=False)
+    return replace(current, settings=settings), credentials
 
 
 @router.delete("/{code}", status_code=204)

@@ -25,6 +25,7 @@ from stocksync.core.channels import Channel
 from stocksync.core.inbound import LevelReport, MalformedWebhook
 from stocksync.ingest.registry import parser_for
 from stocksync.storage import inbox
+from stocksync.storage.channel_health import record_refused_webhook
 from stocksync.storage.channels import channel_for_webhook
 from stocksync.storage.engine import WRITE
 
@@ -80,8 +81,12 @@ def _accept(svc: Stocksync, cache: ReceiverCache, kind: str, webhook_id: str,
     signed_url = channel.settings.get("notification_url") or url
     if not secret or not parser.verify(secret, headers, body, signed_url):
         metrics.WEBHOOKS.labels(kind, "bad_signature").inc()
+        metrics.WEBHOOKS_REFUSED.labels(channel.tenant_id, channel.code).inc()
         log.warning("webhook_bad_signature", tenant=channel.tenant_id, channel=channel.code,
                     kind=kind, has_secret=bool(secret))
+        # Shown on the channel and alerted: a wrong secret silently loses every order.
+        with svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            record_refused_webhook(conn, channel.tenant_id, channel.code, svc.clock())
         return json_error(401, "invalid_signature",
                           "the webhook signature does not match this channel's secret")
     try:

@@ -1,0 +1,135 @@
+"""Kill -9 a server while its ingest worker holds claims on acknowledged deliveries: a
+restarted server takes those claims over within seconds (not after a minute-long lease)
+and applies every delivery exactly once. Real subprocesses, a real SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+
+from stocksync.ingest.square import square_signature
+from stocksync.workers.ingest import CLAIM
+from tests.conftest import free_port
+from tests.e2e.conftest import eventually
+from tests.e2e.test_crash_after_ack import start
+from tests.e2e.test_ingestion import POS_SECRET, pos_body, pos_headers
+
+SALES = 20
+SIGNATURE_KEY = "square-signature-key"
+# After the kill, the dead worker's claims run out within CLAIM; the restarted process
+# needs a few seconds to start. Before claims were renewed, this took about 60 s.
+TAKEOVER_BOUND_S = CLAIM.total_seconds() + 5.0
+
+
+def order_created(order_id: str) -> bytes:
+    return json.dumps({
+        "merchant_id": "MLSTOCKSYNCSIM", "type": "order.created", "event_id": f"evt-{order_id}",
+        "created_at": "2026-11-26T12:00:00Z",
+        "data": {"type": "order_created", "id": order_id, "object": {"order_created": {
+            "order_id": order_id, "location_id": "LSTOCKSYNC001", "state": "OPEN",
+            "version": 1, "created_at": "2026-11-26T12:00:00Z"}}}}).encode()
+
+
+def pending(db: Path, claimed: bool) -> int:
+    query = "SELECT count(*) FROM inbox WHERE status = 'pending'"
+    if claimed:
+        query += " AND claimed_until IS NOT NULL"
+    with sa.create_engine(f"sqlite:///{db}").connect() as conn:
+        return int(conn.execute(sa.text(query)).scalar() or 0)
+
+
+def test_a_dead_workers_claims_are_taken_over_within_seconds(tmp_path: Path) -> None:
+    db = tmp_path / "takeover.db"
+    env = {**os.environ, "STOCKSYNC_DATABASE_URL": f"sqlite:///{db}",
+           "STOCKSYNC_SECRET_KEY": Fernet.generate_key().decode(),
+           "STOCKSYNC_LEVEL_NOTICE_GRACE_SECONDS": "0"}
+    key = subprocess.run([sys.executable, "-m", "stocksync.cli.main", "tenants", "create",
+                          "crashy"], env=env, capture_output=True, check=True,
+                         text=True).stdout.strip().splitlines()[-1]
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {key}"}
+    # A Square "API" that accepts connections and never answers: reading the order a
+    # notice names keeps the worker busy on the first delivery of its claimed batch.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    silent_url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+
+    # First life, API only: every delivery is acknowledged and left pending.
+    proc = start({**env, "STOCKSYNC_RUN_WORKERS": "false"}, port)
+    try:
+        with httpx.Client(base_url=base, headers=headers) as api:
+            api.put("/v1/locations/NYC", json={"name": "NYC"}).raise_for_status()
+            api.put("/v1/items/TEE-1", json={}).raise_for_status()
+            api.post("/v1/movements", json={"type": "receive", "sku": "TEE-1",
+                                            "location": "NYC", "quantity": 1000}
+                     ).raise_for_status()
+            till = api.post("/v1/channels", json={
+                "code": "till", "kind": "pos", "name": "till", "locations": ["NYC"],
+                "settings": {"store.12": "NYC"},
+                "credentials": {"webhook_secret": POS_SECRET}}).json()["webhook_path"]
+            # verify=false: this channel deliberately points at a server that never answers.
+            square = api.post("/v1/channels", params={"verify": "false"}, json={
+                "code": "square", "kind": "square", "name": "Square", "locations": ["NYC"],
+                "settings": {"base_url": silent_url, "location_id": "LSTOCKSYNC001",
+                             "order_poll_seconds": "0"},
+                "rules": {"include": ["NOTHING-*"]},
+                "credentials": {"access_token": "EAAAEtoken", "signature_key": SIGNATURE_KEY}})
+            assert square.status_code == 201, square.text
+        url = base + square.json()["webhook_path"]
+        notice = order_created("ORDER-1")
+        assert httpx.post(url, content=notice, headers={
+            "x-square-hmacsha256-signature": square_signature(SIGNATURE_KEY, url, notice),
+            "Content-Type": "application/json"}).status_code == 200
+        for i in range(SALES):
+            body = pos_body([("TEE-1", -1)], f"T-{i}")
+            assert httpx.post(base + till, content=body,
+                              headers=pos_headers(body)).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert pending(tmp_path / "takeover.db", claimed=False) == SALES + 1
+
+    # Second life, with workers: it claims the whole batch, hangs on the order read, and
+    # is killed while it holds the claims on every acknowledged sale.
+    proc = start(env, port)
+    try:
+        eventually(lambda: pending(db, claimed=True) == SALES + 1, timeout=20,
+                   what="the worker claimed every delivery")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        killed_at = time.monotonic()
+    assert pending(db, claimed=False) == SALES + 1  # none applied before the kill
+    silent.close()  # from now on the order read fails at once (and is retried later)
+
+    # Third life: the dead worker's claims are taken over within seconds.
+    proc = start(env, port)
+    try:
+        with httpx.Client(base_url=base, headers=headers) as api:
+            def applied() -> bool:
+                return int(api.get("/v1/stock/TEE-1").json()["on_hand"]) == 1000 - SALES
+
+            eventually(applied, timeout=killed_at + TAKEOVER_BOUND_S - time.monotonic(),
+                       what="the sales claimed by the dead worker applied")
+            time.sleep(1.0)
+            assert api.get("/v1/stock/TEE-1").json()["on_hand"] == 1000 - SALES  # once
+            done = api.get("/v1/inbox", params={"status": "done", "limit": 1000}).json()
+            assert len(done) == SALES
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    out = subprocess.run([sys.executable, "-m", "stocksync.cli.main", "verify"], env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
