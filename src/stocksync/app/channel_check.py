@@ -54,9 +54,11 @@ async def check_credentials(channel: Channel, credentials: dict[str, str]) -> No
             with anyio.fail_after(CHECK_SECONDS):
                 await connector.check_credentials()
         except Rejected as exc:
-            raise CredentialsRefused(
-                f"{name} refused the credentials: {exc}", platform=channel.kind.value,
-                reason=str(exc), answer=_short(exc.details)) from exc
+            said = str(exc)
+            message = (said if said.startswith(f"{name} refused the credentials")
+                       else f"{name} refused the credentials: {said}")
+            raise CredentialsRefused(message, platform=channel.kind.value, reason=said,
+                                     answer=_short(exc.details)) from exc
         except RateLimited as exc:
             raise ChannelUnreachable(
                 f"{name} asked stocksync to slow down while checking the credentials; "
