@@ -34,10 +34,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# /metrics needs a token (STOCKSYNC_METRICS_TOKEN); benchmark servers get this one.
+METRICS_TOKEN = "benchmark-metrics-token"
+
+
+def metrics_text(base_url: str) -> str:
+    """The server's /metrics page, read with the benchmark's token."""
+    return httpx.get(f"{base_url}/metrics", timeout=10,
+                     headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
+
+
 @contextmanager
 def uvicorn_app(env: dict[str, str], **popen: Any) -> Iterator[str]:
     """`create_app()` under uvicorn in a subprocess with `env`; yields its base URL once
     /v1/health answers, and stops it afterwards."""
+    env = {"STOCKSYNC_METRICS_TOKEN": METRICS_TOKEN, **env}
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory",
                              "stocksync.api.app:create_app", "--host", "127.0.0.1",

@@ -51,7 +51,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import handle_signals
+from benchmarks.common import handle_signals, metrics_text
 from benchmarks.propagation import (
     DEFAULT_URL,
     LOCATION,
@@ -437,8 +437,7 @@ class BurstInfo:
 def drift_ratios(base_url: str, tenant_id: str) -> dict[str, float]:
     """stocksync's own gauge, by channel code: set only when a reconciliation ran."""
     found: dict[str, float] = {}
-    for family in text_string_to_metric_families(httpx.get(f"{base_url}/metrics",
-                                                           timeout=10).text):
+    for family in text_string_to_metric_families(metrics_text(base_url)):
         if family.name == DRIFT_METRIC:
             found.update((s.labels["channel"], s.value) for s in family.samples
                          if s.labels.get("tenant") == tenant_id)

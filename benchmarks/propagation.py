@@ -50,7 +50,7 @@ from rich.console import Console
 from rich.table import Table
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from benchmarks.common import handle_signals, uvicorn_app
+from benchmarks.common import handle_signals, metrics_text, uvicorn_app
 from stocksync.app import handlers
 from stocksync.bootstrap import build_service
 from stocksync.config import Settings
@@ -459,7 +459,7 @@ class Histogram:
 
 def scrape(base_url: str, tenant_id: str) -> dict[str, Histogram]:
     """stocksync_propagation_seconds per channel code, from /metrics."""
-    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    text = metrics_text(base_url)
     found: dict[str, Histogram] = {}
     for family in text_string_to_metric_families(text):
         if family.name != PROPAGATION_METRIC:

@@ -11,15 +11,18 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from stocksync.app.service import Stocksync
 from stocksync.ingest.square import square_signature
+from stocksync.storage import inbox
 from stocksync.workers.ingest import CLAIM
-from tests.conftest import free_port
+from tests.conftest import free_port, new_tenant
 from tests.e2e.conftest import eventually
 from tests.e2e.test_crash_after_ack import start
 from tests.e2e.test_ingestion import POS_SECRET, pos_body, pos_headers
@@ -133,3 +136,36 @@ def test_a_dead_workers_claims_are_taken_over_within_seconds(tmp_path: Path) -> 
     out = subprocess.run([sys.executable, "-m", "stocksync.cli.main", "verify"], env=env,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_only_the_holder_renews_a_claim_and_a_lapsed_one_is_taken_over(
+        svc: Stocksync) -> None:
+    tenant = new_tenant(svc)
+    t0 = datetime.now(UTC)
+
+    def at(seconds: float) -> datetime:
+        return t0 + timedelta(seconds=seconds)
+
+    with svc.engine.connect().execution_options(stocksync_write=True) as conn, conn.begin():
+        for i in range(3):
+            inbox.store(conn, tenant_id=tenant.id, channel="till", kind="pos",
+                        delivery_id=f"d-{i}", topic="sale", headers={}, body=b"{}", now=t0,
+                        correlation_id=None)
+        first = inbox.claim(conn, t0, CLAIM, 50)
+        ids = [d.id for d in first]
+        held = first[0].claimed_until
+        assert len(ids) == 3 and held == t0 + CLAIM
+        assert inbox.claim(conn, at(1), CLAIM, 50) == []  # claimed: nobody else gets them
+        renewed, kept = inbox.renew(conn, ids, held, at(2), CLAIM)
+        assert kept == set(ids) and renewed == at(2) + CLAIM
+        assert inbox.renew(conn, ids, held, at(3), CLAIM)[1] == set()  # a stale token
+        assert inbox.claim(conn, at(3), CLAIM, 50) == []  # still held after the renewal
+        # The holder stops renewing (it died): once the claim lapses, another worker has it.
+        second = inbox.claim(conn, renewed + timedelta(seconds=1), CLAIM, 50)
+        assert [d.id for d in second] == ids
+        assert inbox.renew(conn, ids, renewed, at(9), CLAIM)[1] == set()  # not the dead one's
+        inbox.settle(conn, ids[0], at(9))
+        assert inbox.renew(conn, ids, second[0].claimed_until, at(9), CLAIM)[1] == set(ids[1:])
+        # A worker that stops gives back what it did not work on: claimable at once.
+        assert inbox.release(conn, ids[1:], at(9) + CLAIM) == 2
+        assert [d.id for d in inbox.claim(conn, at(9), CLAIM, 50)] == ids[1:]

@@ -41,6 +41,8 @@ _MEANING = {
     409: "refused by the current state (stock, version, reservation, a concurrent write)",
     413: "request body over the size limit",
     422: "invalid input (`validation_error` lists each field under details.errors)",
+    502: "the channel's platform could not be reached to check its credentials",
+    503: "the channel's platform asked to slow down (see Retry-After)",
 }
 
 

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol
 
 import anyio
 import structlog
@@ -30,12 +29,6 @@ log = structlog.get_logger()
 # grace apart) without an order explaining it is settled as a change made in the channel.
 SETTLE_AFTER_ROUNDS = 3
 ECHOING = {ChannelKind.SHOPIFY, ChannelKind.WOOCOMMERCE, ChannelKind.SQUARE}
-
-
-class DiscoversMapping(Protocol):
-    mapping: dict[str, str]
-
-    async def discover_mapping(self, skus: list[str] | None = None) -> dict[str, str]: ...
 
 
 class RequestBudget:

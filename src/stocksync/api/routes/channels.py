@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, model_validator
 
 from stocksync.api.deps import Caller, IdemKey, Svc, Who, write
-from stocksync.api.errors import json_error
+from stocksync.api.errors import documented, json_error
 from stocksync.api.schemas import LocationCode, Strict
 from stocksync.app.channel_check import ChannelUnreachable, check_credentials
 from stocksync.app.connect import connect
@@ -213,7 +213,8 @@ def _verified(svc: Stocksync, who: Caller, idempotency_key: str | None, channel:
     return None
 
 
-@router.post("", status_code=201, response_model=ChannelOut)
+@router.post("", status_code=201, response_model=ChannelOut,
+             responses=documented(502, 503))
 def create_channel(request: Request, body: ChannelIn, svc: Svc, who: Who,
                    idempotency_key: IdemKey = None, verify: Verify = True) -> Response:
     kind = ChannelKind(body.kind)
@@ -262,7 +263,7 @@ def get_channel(code: Code, svc: Svc, who: Who) -> ChannelOut:
                     degraded_after=svc.settings.alert_lag_seconds)
 
 
-@router.patch("/{code}", response_model=ChannelOut)
+@router.patch("/{code}", response_model=ChannelOut, responses=documented(502, 503))
 def change_channel(request: Request, code: Code, body: ChannelPatch, svc: Svc, who: Who,
                    idempotency_key: IdemKey = None, verify: Verify = True) -> Response:
     """Credentials are merged (patching one secret keeps the others); new credentials or
