@@ -51,6 +51,7 @@ from cryptography.fernet import Fernet
 from rich.console import Console
 
 from benchmarks.common import handle_signals
+from benchmarks.marketplaces import channel_skus
 from benchmarks.propagation import (
     DEFAULT_URL,
     LOCATION,
@@ -78,6 +79,8 @@ SCARCE = 10  # SKUs stocked below their expected demand
 SELLERS = 8  # open loop: enough senders that a slow answer never delays the next sale
 SYNC_SECONDS = 180.0
 CHECK_SECONDS = 1.0  # convergence is checked this often
+DIAGNOSED = 3  # SKUs per channel explained when a channel ends wrong
+Json = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +174,7 @@ class Progress:
         return self.pending == 0 and self.unaccounted == 0 and not any(self.wrong.values())
 
 
-def wrong_skus(shown: dict[str, int], stock: dict[str, Any]) -> list[str]:
+def wrong_skus(shown: dict[str, int], stock: dict[str, Json]) -> list[str]:
     """SKUs the channel shows differently from channel_quantity(ledger): the channels'
     rules are the defaults (one location, no buffer, 100 %, no cap) = max(available, 0)."""
     return [sku for sku, item in stock.items()
@@ -207,6 +210,18 @@ def wait_converged(api: httpx.Client, found: Sequence[Platform], skus: Sequence[
                 last_said = time.perf_counter()
             time.sleep(CHECK_SECONDS)
     return None, state
+
+
+def diagnose(api: httpx.Client, p: Platform, wrong: Sequence[str], shown: dict[str, int],
+             stock: dict[str, Json]) -> str:
+    """Why a channel ended wrong: what it shows, the ledger, and stocksync's row for it."""
+    rows = channel_skus(api, p.code)
+    parts = []
+    for sku in wrong[:DIAGNOSED]:
+        row = {k: v for k, v in rows.get(sku, {}).items() if v not in (None, [], {})}
+        parts.append(f"{sku} shows {shown.get(sku)}, ledger available "
+                     f"{stock[sku]['available']}, row {row}")
+    return f"{p.code}: " + " | ".join(parts)
 
 
 def wait_synced(found: Sequence[Platform], stock: dict[str, int]) -> None:
@@ -261,14 +276,18 @@ def run(args: argparse.Namespace, console: Console) -> Race:
         with httpx.Client(timeout=30) as http:
             ledger = read_ledger(api)
             final = levels(api, skus)
+            shown = {p.code: p.state(http) for p in found}
+            wrong = {p.code: wrong_skus(shown[p.code], final) for p in found}
             race = summarize(
                 found, sales, stock, ledger, final, deliveries(api, "failed"),
                 histograms(base_url, SALE_DELAY_METRIC, "kind"),
                 histograms(base_url, PROPAGATION_METRIC, "channel", tenant.id),
-                {p.code: wrong_skus(p.state(http), final) for p in found},
+                wrong,
                 {p.code: p.violations(http) for p in found},
                 poll_seconds=args.poll_seconds, load_s=load_s, converge_s=converge_s,
                 state=asdict(state))
+        race.notes += [diagnose(api, p, wrong[p.code], shown[p.code], final)
+                       for p in found if wrong[p.code]]
         server_log.flush()
         failures = [line.strip()[:300] for line in log_path.read_text().splitlines()
                     if "Traceback" in line or "_crashed" in line or "worker_failed" in line]

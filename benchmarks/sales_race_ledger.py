@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from benchmarks.common import metrics_text
 from benchmarks.propagation import STOCK_READ_CHUNK, Histogram
 
 Json = dict[str, Any]
@@ -134,7 +135,7 @@ def histograms(base_url: str, metric: str, label: str, tenant: str | None = None
                ) -> dict[str, Histogram]:
     """One histogram per value of `label` (only the tenant's, when its samples carry one)."""
     found: dict[str, Histogram] = {}
-    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    text = metrics_text(base_url)
     for family in text_string_to_metric_families(text):
         if family.name != metric:
             continue

@@ -56,13 +56,13 @@ def sims(shopify_config: ShopifySimConfig) -> Iterator[Sims]:
 
 
 def add_channels(client: httpx.Client, sims: Sims, locations: list[str],
-                 shopify_rules: dict[str, Any] | None = None) -> None:
+                 shopify_rules: dict[str, Any] | None = None, verify: bool = True) -> None:
     r = client.post("/v1/channels", json={
         "code": "shop", "kind": "shopify", "name": "Shopify store", "locations": locations,
         "settings": {"shop_url": sims.shopify.url, "location_id": sims.shopify_location},
         "credentials": {"access_token": SHOPIFY_TOKEN}, "rules": shopify_rules or {}})
     assert r.status_code == 201, r.text
-    r = client.post("/v1/channels", json={
+    r = client.post("/v1/channels" + ("" if verify else "?verify=false"), json={
         "code": "portal", "kind": "generic_http", "name": "B2B portal", "locations": locations,
         "settings": {"url": sims.generic.url + "/inventory"},
         "credentials": {"secret": GENERIC_SECRET}})

@@ -11,9 +11,9 @@ webhooks wired through a tap that can deliver them again):
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +33,20 @@ from tests.e2e.conftest import GENERIC_SECRET, eventually
 STOCK = 40  # received per SKU: more than every test sells, so nothing sells out
 SKUS = ["TEE", "CAP"]
 PLATFORM_NAMES = ["shopify", "woocommerce", "square", "ebay", "amazon"]
-LATENCIES: dict[str, list[float]] = {}
+# Known bugs, reported to the lead (remove a mark once its fix lands; strict marks fail
+# then, as a reminder):
+# - a Square notice that also carries a non-sellable count (the RETURNED_BY_CUSTOMER count
+#   of a restock) is not held for the level-notice grace (api/routes/webhooks.py holds only
+#   deliveries made of LevelReports alone): it is applied before the return's order, and
+#   the held notices older than it are then recorded as conflict.detected;
+# - app/ingest.py records conflict.detected for a notice stamped at or before the newest
+#   applied one although the value is then fetched (so order does not matter) and even for
+#   equal stamps (WooCommerce's date_modified_gmt has whole seconds): under racing sales
+#   echoes of our own pushes and of counted orders become conflicts now and then.
+KNOWN_RESTOCK_NOTICE_BYPASSES_GRACE = pytest.mark.xfail(
+    strict=True, reason="Square restock notice skips the level-notice grace (reported)")
+KNOWN_STALE_NOTICE_CONFLICTS = pytest.mark.xfail(
+    strict=False, reason="stale-notice check records echoes as conflicts (reported)")
 
 
 @pytest.fixture
@@ -137,15 +150,16 @@ def world(request: pytest.FixtureRequest, server: LiveServer, client: httpx.Clie
 
 
 def sold_at_platform(world: World, sku: str, quantity: int) -> float:
-    """Sell at the platform; seconds until the ledger has it."""
+    """Sell at the platform; seconds until the ledger has it (at most one poll interval
+    and some slack for a loaded machine)."""
     before = world.on_hand(sku)
     started = time.monotonic()
     world.platform.sell(sku, quantity)
     eventually(lambda: world.on_hand(sku) == before - quantity, timeout=10,
                what="the platform's sale in the ledger")
     latency = time.monotonic() - started
-    LATENCIES.setdefault(world.platform.kind, []).append(latency)
     print(f"{world.platform.kind}: sale -> ledger {latency:.2f} s")
+    assert latency < float(world.platform.poll_seconds) + 2.0
     return latency
 
 
@@ -166,7 +180,8 @@ def test_a_sale_at_the_platform_is_sold_once_and_reaches_the_other_channel(
     world.assert_clean()
 
 
-GIVE_BACK = [(name, True) for name in PLATFORM_NAMES] + [
+GIVE_BACK = [pytest.param(name, True, marks=KNOWN_RESTOCK_NOTICE_BYPASSES_GRACE)
+             if name == "square" else (name, True) for name in PLATFORM_NAMES] + [
     (name, False) for name in PLATFORM_NAMES if name != "ebay"] + [("ebay-no-relist", False)]
 
 
@@ -198,51 +213,44 @@ def test_units_given_back_with_a_restock_come_back_once_and_without_one_never(
     world.assert_clean()
 
 
-@pytest.mark.parametrize("world", PLATFORM_NAMES, indirect=True)
+RACE = [pytest.param(name, marks=KNOWN_STALE_NOTICE_CONFLICTS)
+        if name in ("shopify", "woocommerce") else name for name in PLATFORM_NAMES]
+
+
+@pytest.mark.parametrize("world", RACE, indirect=True)
 def test_sales_at_the_platform_and_through_the_api_racing_pushes_end_exact(
         world: World, tenant: Tenant) -> None:
-    platform_sold = {sku: 0 for sku in SKUS}
-    api_sold = {sku: 0 for sku in SKUS}
-    errors: list[BaseException] = []
+    """Per SKU, buyers at the platform and another channel (POST /v1/movements) sell at
+    once for about two seconds while stocksync pushes every change to both channels."""
+    at_platform = {sku: 0 for sku in SKUS}
+    through_api = {sku: 0 for sku in SKUS}
 
-    def at_platform() -> None:
-        for i in range(8):
-            sku, quantity = SKUS[i % 2], 1 + i % 2
-            world.platform.sell(sku, quantity)
-            platform_sold[sku] += quantity
-            time.sleep(0.2)
+    def buyers(sku: str) -> None:
+        for i in range(6):
+            world.platform.sell(sku, 1 + i % 2)
+            at_platform[sku] += 1 + i % 2
+            time.sleep(0.25)
 
-    def through_api() -> None:
+    def other_channel(sku: str) -> None:
         with httpx.Client(base_url=world.server.url, headers=tenant.headers,
                           timeout=30) as api:
-            for i in range(20):
-                sku = SKUS[i % 2]
+            for _ in range(12):
                 r = api.post("/v1/movements", json={"type": "sale", "sku": sku,
                                                      "location": "WH", "quantity": 1})
                 assert r.status_code == 201, r.text
-                api_sold[sku] += 1
-                time.sleep(0.08)
+                through_api[sku] += 1
+                time.sleep(0.12)
 
-    def guarded(work: Any) -> Any:
-        def run() -> None:
-            try:
-                work()
-            except BaseException as exc:  # surfaced below, on the test's thread
-                errors.append(exc)
-        return run
-
-    threads = [threading.Thread(target=guarded(w)) for w in (at_platform, through_api)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert not errors, errors
-    final = {sku: STOCK - platform_sold[sku] - api_sold[sku] for sku in SKUS}
+    with ThreadPoolExecutor(4) as pool:
+        running = [pool.submit(work, sku) for work in (buyers, other_channel) for sku in SKUS]
+        for done in running:
+            done.result(timeout=30)
+    final = {sku: STOCK - at_platform[sku] - through_api[sku] for sku in SKUS}
     eventually(lambda: all(world.on_hand(sku) == final[sku] for sku in SKUS), timeout=15,
                what="every sale in the ledger")
     eventually(lambda: all(world.everywhere(sku, final[sku]) for sku in SKUS), timeout=15,
                what="both channels at the ledger's values")
     world.polls_later()
     assert all(world.everywhere(sku, final[sku]) for sku in SKUS)
-    assert sum(world.sold_here()) == sum(platform_sold.values())
+    assert sum(world.sold_here()) == sum(at_platform.values())
     world.assert_clean()

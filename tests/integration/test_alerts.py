@@ -53,7 +53,8 @@ def api(svc: Stocksync, clock: Clock, tenant: Tenant) -> Iterator[httpx.Client]:
 def add_portal(api: httpx.Client, code: str = "portal") -> None:
     r = api.post("/v1/channels", json={
         "code": code, "kind": "generic_http", "name": code, "locations": ["WH"],
-        "settings": {"url": "http://127.0.0.1:9/inventory"}, "credentials": {"secret": "s"}})
+        "settings": {"url": "http://127.0.0.1:9/inventory"}, "credentials": {"secret": "s"}},
+        params={"verify": "false"})
     assert r.status_code == 201, r.text
 
 

@@ -363,6 +363,13 @@ class SqlChannels:
             self._sku_where(code), channel_skus.c.sku == sku).values(
             revisions=used_before + 1, revisions_day=now, last_revision_at=now))
 
+    def unpark_all(self, code: str) -> None:
+        """Try every parked SKU again (the channel's credentials or settings changed)."""
+        self.conn.execute(update(channel_skus).where(
+            self._sku_where(code), channel_skus.c.parked_reason.isnot(None)).values(
+            parked_reason=None, pending_since=func.coalesce(channel_skus.c.pending_since,
+                                                            func.now())))
+
     def park(self, code: str, sku: str, reason: str) -> None:
         self.conn.execute(update(channel_skus).where(
             self._sku_where(code), channel_skus.c.sku == sku).values(parked_reason=reason[:2000]))

@@ -104,7 +104,11 @@ class AlertWorker:
         """The tenant's own alert webhook (PUT /v1/settings/alerts), else the global one."""
         own = self.destinations.get(tenant_id)
         if own is not None and own.sealed_webhook_url and self.svc.box is not None:
-            return self.svc.box.open(own.sealed_webhook_url)["url"]
+            try:
+                return self.svc.box.open(own.sealed_webhook_url)["url"]
+            except Exception:  # sealed with another key: never leak to the global hook
+                log.exception("alert_destination_unreadable", tenant=tenant_id)
+                return None
         return self.settings.alert_webhook_url
 
     def _recipients(self, tenant_id: str) -> list[str]:

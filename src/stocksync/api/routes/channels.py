@@ -294,6 +294,8 @@ def change_channel(request: Request, code: Code, body: ChannelPatch, svc: Svc, w
                           enabled=current.enabled if body.enabled is None else body.enabled,
                           webhook_id=current.webhook_id)
         repo.change(changed, svc.box.seal(credentials) if credentials else None, ctx.now)
+        if credentials is not None or body.settings is not None:
+            repo.unpark_all(code)  # refusals may have been the old credentials' fault
         if rules != current.rules:
             repo.advance(code, 0)  # new rules: recompute every SKU from the whole log
         return _out(uow, changed, ctx.now, with_status=False)
