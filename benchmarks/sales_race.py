@@ -67,7 +67,9 @@ from benchmarks.sales_race_ledger import (
     SALE_DELAY_METRIC,
     Ledger,
     deliveries,
+    events,
     histograms,
+    inbox_summary,
     levels,
     read_ledger,
 )
@@ -81,6 +83,7 @@ SYNC_SECONDS = 180.0
 CHECK_SECONDS = 1.0  # convergence is checked this often
 DIAGNOSED = 3  # SKUs per channel explained when a channel ends wrong
 Json = dict[str, Any]
+TRAIL_TYPES = ("stock.received", "stock.sold", "stock.adjusted", "conflict.detected")
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,15 +215,26 @@ def wait_converged(api: httpx.Client, found: Sequence[Platform], skus: Sequence[
     return None, state
 
 
-def diagnose(api: httpx.Client, p: Platform, wrong: Sequence[str], shown: dict[str, int],
-             stock: dict[str, Json]) -> str:
-    """Why a channel ended wrong: what it shows, the ledger, and stocksync's row for it."""
+def diagnose(api: httpx.Client, http: httpx.Client, p: Platform, wrong: Sequence[str],
+             shown: dict[str, int], stock: dict[str, Json], sales: Sequence[Sale],
+             trail: dict[str, Any]) -> str:
+    """Why a channel ended wrong: what it shows, the ledger, stocksync's row for it; the
+    SKU's whole story (ledger events, our sales, the platform's logged calls) goes into
+    `trail` for the debug file."""
     rows = channel_skus(api, p.code)
+    logged = http.get(p.sim.url + "/_sim/requests").json()
     parts = []
-    for sku in wrong[:DIAGNOSED]:
+    for sku in wrong:
         row = {k: v for k, v in rows.get(sku, {}).items() if v not in (None, [], {})}
-        parts.append(f"{sku} shows {shown.get(sku)}, ledger available "
-                     f"{stock[sku]['available']}, row {row}")
+        ids = [sku, *map(str, (rows.get(sku, {}).get("external_ids") or {}).values())]
+        trail.setdefault(sku, {"ledger": [e for e in events(api, TRAIL_TYPES)
+                                          if e.get("sku") == sku],
+                               "sales": [asdict(s) for s in sales if s.sku == sku]})
+        trail[sku][p.code] = {"shown": shown.get(sku), "row": row, "calls": [
+            r for r in logged if any(i in json.dumps(r) for i in ids)]}
+        if len(parts) < DIAGNOSED:
+            parts.append(f"{sku} shows {shown.get(sku)}, ledger available "
+                         f"{stock[sku]['available']}, row {row}")
     return f"{p.code}: " + " | ".join(parts)
 
 
@@ -286,9 +300,18 @@ def run(args: argparse.Namespace, console: Console) -> Race:
                 {p.code: p.violations(http) for p in found},
                 poll_seconds=args.poll_seconds, load_s=load_s, converge_s=converge_s,
                 state=asdict(state))
-        race.notes += [diagnose(api, p, wrong[p.code], shown[p.code], final)
-                       for p in found if wrong[p.code]]
+            race.notes += inbox_summary(api)
+            trail: dict[str, Any] = {}
+            race.notes += [diagnose(api, http, p, wrong[p.code], shown[p.code], final, sales,
+                                    trail) for p in found if wrong[p.code]]
         server_log.flush()
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        (RESULTS / f"sales_race-{stamp}.server.log").write_text(log_path.read_text())
+        if trail:
+            debug = RESULTS / f"sales_race-{stamp}.wrong.json"
+            debug.write_text(json.dumps(trail, indent=1, default=str))
+            race.notes.append(f"the wrong SKUs' story: {debug}")
         failures = [line.strip()[:300] for line in log_path.read_text().splitlines()
                     if "Traceback" in line or "_crashed" in line or "worker_failed" in line]
         if failures:
@@ -324,7 +347,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--database-url", default=DEFAULT_URL, help="SQLAlchemy PostgreSQL URL")
     p.add_argument("--poll-seconds", type=float, default=None,
                    help="order_poll_seconds of every channel (default: each connector's)")
-    p.add_argument("--converge-seconds", type=float, default=600.0,
+    p.add_argument("--converge-seconds", type=float, default=300.0,
                    help="give up waiting for convergence after this long")
     p.add_argument("--seed", type=int, default=9, help="which SKUs are scarce, and stock")
     args = p.parse_args(argv)

@@ -4,7 +4,7 @@ latency histograms on /metrics."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +14,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.common import metrics_text
-from benchmarks.propagation import STOCK_READ_CHUNK, Histogram
+from benchmarks.propagation import STOCK_READ_CHUNK, Histogram, percentile_ms
 
 Json = dict[str, Any]
 EVENT_PAGE = 1000
@@ -153,3 +153,23 @@ def histograms(base_url: str, metric: str, label: str, tenant: str | None = None
             elif s.name.endswith("_sum"):
                 found[name] = Histogram(h.buckets, h.count, s.value)
     return found
+
+
+def inbox_summary(api: httpx.Client) -> list[str]:
+    """Per channel: deliveries kept, by topic, and how long each waited to be applied
+    (received_at -> processed_at): where the sale -> ledger time goes."""
+    by_channel: dict[str, list[Json]] = defaultdict(list)
+    for d in deliveries(api, "done") + deliveries(api, "failed"):
+        by_channel[d["channel"]].append(d)
+    lines = []
+    for channel, kept in sorted(by_channel.items()):
+        topics = Counter(str(d["topic"]) for d in kept)
+        waits = sorted((datetime.fromisoformat(d["processed_at"])
+                        - datetime.fromisoformat(d["received_at"])).total_seconds()
+                       for d in kept if d.get("processed_at"))
+        p50, p99 = percentile_ms(waits, 0.5), percentile_ms(waits, 0.99)
+        lines.append(f"inbox {channel}: {len(kept)} deliveries "
+                     f"({', '.join(f'{t} {n}' for t, n in topics.most_common())}); "
+                     f"received→applied p50 {(p50 or 0) / 1000:.1f} s, "
+                     f"p99 {(p99 or 0) / 1000:.1f} s")
+    return lines

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 Json = dict[str, Any]
 TAKEN, REFUSED = 201, 409
+INSUFFICIENT = "cannot take"  # the ledger's insufficient_stock message
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +119,9 @@ def summarize(found: Sequence[Platform], sales: Sequence[Sale], stock: dict[str,
             taken_units[s.sku] += 1
     mismatches = [sku for sku, item in final.items() if int(item["on_hand"]) != (
         ledger.received[sku] - ledger.sold_units[sku] + ledger.adjusted[sku])]
-    oversold_keys = {f"{kind}:{order}" for kind, order in ledger.oversold}
+    # A refused sale, or a level the channel reached by one, is the oversell itself.
     failed_other = [f"{d['channel']}: {d.get('last_error')}"[:200] for d in failed
-                    if not any(key in str(d.get("last_error")) for key in oversold_keys)]
+                    if INSUFFICIENT not in str(d.get("last_error"))]
     return Race(rows, round(load_s, 2), None if converge_s is None else round(converge_s, 2),
                 state, sum(ledger.received.values()), sum(ledger.sold_units.values()),
                 sum(ledger.adjusted.values()), sum(int(i["on_hand"]) for i in final.values()),

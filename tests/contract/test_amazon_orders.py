@@ -111,6 +111,7 @@ def test_cancellation_restocks_only_what_amazon_gives_back(seller: Seller) -> No
 def test_fba_orders_and_orders_placed_before_the_channel_are_not_sales(seller: Seller) -> None:
     seller.add("BOOK", 5)
     early = _order(seller, ("BOOK", 1), status="Unshipped")
+    time.sleep(0.01)  # Amazon's dates have milliseconds: not the channel's own millisecond
     cursor = datetime.now(UTC).isoformat()
     _order(seller, ("BOOK", 3), fulfillment_channel="AFN")  # FBA: not asked for at all
     seller.admin.post(f"/_sim/orders/{early['AmazonOrderId']}/status",

@@ -26,34 +26,31 @@ from stocksync.config import Settings
 from stocksync.simulators.generic_http import GenericHttpSimConfig
 from stocksync.simulators.generic_http import create_app as generic_app
 from stocksync.simulators.server import ServerThread
-from tests.conftest import METRICS_TOKEN, TEST_SECRET, LiveServer, Tenant, seed, settle
+from tests.conftest import (
+    METRICS_TOKEN,
+    TEST_SECRET,
+    LiveServer,
+    Tenant,
+    postgres_settings,
+    seed,
+    settle,
+)
 from tests.e2e.channel_stacks import PLATFORMS, Platform
 from tests.e2e.conftest import GENERIC_SECRET, eventually
 
 STOCK = 40  # received per SKU: more than every test sells, so nothing sells out
 SKUS = ["TEE", "CAP"]
 PLATFORM_NAMES = ["shopify", "woocommerce", "square", "ebay", "amazon"]
-# Known bugs, reported to the lead (remove a mark once its fix lands; strict marks fail
-# then, as a reminder):
-# - a Square notice that also carries a non-sellable count (the RETURNED_BY_CUSTOMER count
-#   of a restock) is not held for the level-notice grace (api/routes/webhooks.py holds only
-#   deliveries made of LevelReports alone): it is applied before the return's order, and
-#   the held notices older than it are then recorded as conflict.detected;
-# - app/ingest.py records conflict.detected for a notice stamped at or before the newest
-#   applied one although the value is then fetched (so order does not matter) and even for
-#   equal stamps (WooCommerce's date_modified_gmt has whole seconds): under racing sales
-#   echoes of our own pushes and of counted orders become conflicts now and then.
-KNOWN_RESTOCK_NOTICE_BYPASSES_GRACE = pytest.mark.xfail(
-    strict=True, reason="Square restock notice skips the level-notice grace (reported)")
-KNOWN_STALE_NOTICE_CONFLICTS = pytest.mark.xfail(
-    strict=False, reason="stale-notice check records echoes as conflicts (reported)")
-
 
 @pytest.fixture
-def db_settings(tmp_path: Path) -> Settings:
-    """SQLite only: these tests are about the channels, the storage tiers have their own."""
-    return Settings(database_url=f"sqlite:///{tmp_path / 'stocksync.db'}", run_workers=False,
-                    secret_key=TEST_SECRET, reconcile_minutes=0, metrics_token=METRICS_TOKEN)
+def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """SQLite unless a test asks for PostgreSQL (only the race does: concurrent ingest
+    workers claim deliveries differently there)."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        yield from postgres_settings()
+        return
+    yield Settings(database_url=f"sqlite:///{tmp_path / 'stocksync.db'}", run_workers=False,
+                   secret_key=TEST_SECRET, reconcile_minutes=0, metrics_token=METRICS_TOKEN)
 
 
 @dataclass
@@ -82,6 +79,20 @@ class World:
         """The ledger, the platform and the other channel all show `quantity`."""
         return (self.available(sku) == quantity and self.platform.shown(sku) == quantity
                 and self.portal(sku) == quantity)
+
+    def views(self) -> dict[str, Any]:
+        """What each side shows now (for a failure message)."""
+        return {"ledger": {sku: self.available(sku) for sku in SKUS},
+                "platform": {sku: self.platform.shown(sku) for sku in SKUS},
+                "portal": {sku: self.portal(sku) for sku in SKUS},
+                "expected": self.client.get(f"/v1/channels/{self.platform.code}/skus").json()}
+
+    def shows_everywhere(self, final: dict[str, int], timeout: float = 15) -> None:
+        try:
+            eventually(lambda: all(self.everywhere(sku, n) for sku, n in final.items()),
+                       timeout=timeout)
+        except AssertionError:
+            raise AssertionError(f"not everywhere {final}: {self.views()}") from None
 
     def converged(self) -> bool:
         return all(self.platform.shown(sku) == self.available(sku) == self.portal(sku)
@@ -180,8 +191,7 @@ def test_a_sale_at_the_platform_is_sold_once_and_reaches_the_other_channel(
     world.assert_clean()
 
 
-GIVE_BACK = [pytest.param(name, True, marks=KNOWN_RESTOCK_NOTICE_BYPASSES_GRACE)
-             if name == "square" else (name, True) for name in PLATFORM_NAMES] + [
+GIVE_BACK = [(name, True) for name in PLATFORM_NAMES] + [
     (name, False) for name in PLATFORM_NAMES if name != "ebay"] + [("ebay-no-relist", False)]
 
 
@@ -213,13 +223,22 @@ def test_units_given_back_with_a_restock_come_back_once_and_without_one_never(
     world.assert_clean()
 
 
-RACE = [pytest.param(name, marks=KNOWN_STALE_NOTICE_CONFLICTS)
-        if name in ("shopify", "woocommerce") else name for name in PLATFORM_NAMES]
+RACE = PLATFORM_NAMES
 
 
 @pytest.mark.parametrize("world", RACE, indirect=True)
 def test_sales_at_the_platform_and_through_the_api_racing_pushes_end_exact(
         world: World, tenant: Tenant) -> None:
+    race(world, tenant)
+
+
+@pytest.mark.parametrize("db_settings", ["postgres"], indirect=True)
+@pytest.mark.parametrize("world", RACE, indirect=True)
+def test_the_race_ends_exact_on_postgresql_too(world: World, tenant: Tenant) -> None:
+    race(world, tenant)
+
+
+def race(world: World, tenant: Tenant) -> None:
     """Per SKU, buyers at the platform and another channel (POST /v1/movements) sell at
     once for about two seconds while stocksync pushes every change to both channels."""
     at_platform = {sku: 0 for sku in SKUS}
@@ -248,8 +267,7 @@ def test_sales_at_the_platform_and_through_the_api_racing_pushes_end_exact(
     final = {sku: STOCK - at_platform[sku] - through_api[sku] for sku in SKUS}
     eventually(lambda: all(world.on_hand(sku) == final[sku] for sku in SKUS), timeout=15,
                what="every sale in the ledger")
-    eventually(lambda: all(world.everywhere(sku, final[sku]) for sku in SKUS), timeout=15,
-               what="both channels at the ledger's values")
+    world.shows_everywhere(final)
     world.polls_later()
     assert all(world.everywhere(sku, final[sku]) for sku in SKUS)
     assert sum(world.sold_here()) == sum(at_platform.values())

@@ -194,14 +194,18 @@ class Ingestor:
         sku, target = await anyio.to_thread.run_sync(self._target, channel, m)
         if sku is None:
             return "unknown-item"
-        if m.observed_at and target and target.observed_at and \
-                m.observed_at <= target.observed_at:
-            # older than one already applied
-            await anyio.to_thread.run_sync(self._stale, channel, source, sku, m,
-                                           target.observed_at)
-            return "stale"
         # The notice is a hint: what the channel shows now is the fact.
-        value = await self.fetch(channel, sku) if self.fetch is not None else m.value
+        value = await self.fetch(channel, sku) if self.fetch is not None else None
+        if value is None and m.observed_at and target and target.observed_at and \
+                m.observed_at < target.observed_at:
+            # Only the payload's value, and it is older than a level already applied:
+            # recorded, not applied (unless it is one of ours: then it says nothing new).
+            if m.value is not None and m.value not in {target.pushed, target.last_set,
+                                                       target.wanted, target.sending}:
+                await anyio.to_thread.run_sync(self._stale, channel, source, sku, m,
+                                               target.observed_at)
+            return "stale"
+        value = m.value if value is None else value
         if value is None:
             return "no-value"
         return await anyio.to_thread.run_sync(settle_level, self.svc, channel, sku, value,

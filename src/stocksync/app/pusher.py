@@ -209,8 +209,11 @@ class Pusher:
         go: list[SkuTarget] = []
         held: dict[str, datetime] = {}
         for t in due:
+            # A channel that sold since our last set may still show that set (our set landed
+            # after its sale): judge the re-push against it, so a drop goes at once.
+            shown = t.last_set if t.channel_moves else t.pushed
             decision = decide_revision(
-                self.revisions, t.wanted or 0, t.pushed,
+                self.revisions, t.wanted or 0, shown,
                 used_today(t.revisions, t.revisions_day, now), t.last_revision_at, now)
             if decision.send:
                 go.append(t)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,77 +20,16 @@ from sqlalchemy import (
     update,
 )
 
-from stocksync.core.channel_rules import ChannelRules, ExternalChanges
-from stocksync.core.channels import Channel, ChannelKind, ChannelStatus
+from stocksync.core.channels import Channel, ChannelStatus
 from stocksync.storage.channel_health import channel_status
+from stocksync.storage.channel_rows import (  # re-exported: callers import them from here
+    SkuTarget,
+    Wanted,
+    channel_from_row,
+    rules_to_json,
+    sku_target,
+)
 from stocksync.storage.tables import channel_skus, channels
-
-
-def rules_to_json(rules: ChannelRules) -> dict[str, Any]:
-    data = asdict(rules)
-    data["locations"] = list(rules.locations)
-    data["include"] = list(rules.include)
-    data["exclude"] = list(rules.exclude)
-    data["external_changes"] = rules.external_changes.value
-    return data
-
-
-def rules_from_json(data: Mapping[str, Any]) -> ChannelRules:
-    return ChannelRules(
-        locations=tuple(data.get("locations", ())),
-        safety_buffer=int(data.get("safety_buffer", 0)),
-        allocation_percent=int(data.get("allocation_percent", 100)),
-        max_quantity=data.get("max_quantity"),
-        include=tuple(data.get("include", ())), exclude=tuple(data.get("exclude", ())),
-        external_changes=ExternalChanges(data.get("external_changes", "overwrite")),
-    )
-
-
-def _channel(row: Any) -> Channel:
-    r = row._mapping
-    return Channel(tenant_id=r["tenant_id"], code=r["code"], kind=ChannelKind(r["kind"]),
-                   name=r["name"], rules=rules_from_json(r["rules"]),
-                   settings=dict(r["settings"] or {}), enabled=bool(r["enabled"]),
-                   cursor=int(r["cursor"]), updated_at=r["updated_at"],
-                   webhook_id=r["webhook_id"], created_at=r["created_at"])
-
-
-@dataclass(frozen=True, slots=True)
-class Wanted:
-    sku: str
-    value: int
-    sequence: int
-    since: datetime
-    correlation_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SkuTarget:
-    sku: str
-    wanted: int | None  # None: known to the channel (mapping) but never projected yet
-    pushed: int | None
-    pending_since: datetime | None
-    external_ids: dict[str, str]
-    sending: int | None = None
-    observed_at: datetime | None = None
-    correlation_id: str | None = None
-    revisions: int = 0
-    revisions_day: datetime | None = None
-    last_revision_at: datetime | None = None
-    channel_moves: int = 0  # the channel's own sales/restocks counted since the last ack
-    unexplained: int = 0  # accepted level changes no order has explained yet
-    channel_changed_at: datetime | None = None  # newest own change of the channel counted
-
-    @property
-    def last_set(self) -> int | None:
-        """The value stocksync last set (or saw) before the channel's own moves."""
-        return None if self.pushed is None else self.pushed - self.channel_moves
-
-    def in_sync(self, wanted: int | None, reassert: bool) -> bool:
-        """Nothing to push: the channel shows `wanted`. With `reassert` (platforms without
-        compare-and-set), a channel that sold since our last set is pushed again anyway,
-        because our absolute set may have landed after that sale and erased it."""
-        return self.pushed == wanted and not (reassert and self.channel_moves)
 
 
 class SqlChannels:
@@ -109,12 +47,12 @@ class SqlChannels:
 
     def get(self, code: str) -> Channel | None:
         row = self.conn.execute(select(channels).where(self._where(code))).first()
-        return _channel(row) if row else None
+        return channel_from_row(row) if row else None
 
     def list(self) -> list[Channel]:
         rows = self.conn.execute(select(channels).where(channels.c.tenant_id == self.tenant_id)
                                  .order_by(channels.c.code))
-        return [_channel(r) for r in rows]
+        return [channel_from_row(r) for r in rows]
 
     def sealed_credentials(self, code: str) -> str | None:
         return self.conn.execute(select(channels.c.credentials).where(self._where(code))).scalar()
@@ -190,7 +128,7 @@ class SqlChannels:
     def targets(self, code: str, skus: Iterable[str]) -> dict[str, SkuTarget]:
         rows = self.conn.execute(select(channel_skus).where(
             self._sku_where(code), channel_skus.c.sku.in_(list(skus))))
-        return {r.sku: _target(r) for r in rows}
+        return {r.sku: sku_target(r) for r in rows}
 
     def pending_skus(self, code: str) -> set[str]:
         return set(self.conn.execute(select(channel_skus.c.sku).where(
@@ -317,7 +255,7 @@ class SqlChannels:
                 or_(channel_skus.c.next_attempt_at.is_(None),
                     channel_skus.c.next_attempt_at <= now))
             .order_by(channel_skus.c.pending_since).limit(limit))
-        return [_target(r) for r in rows]
+        return [sku_target(r) for r in rows]
 
     def mark_sending(self, code: str, values: Mapping[str, int]) -> None:
         """Record values about to be pushed, so the channel's echo of them (a webhook that
@@ -424,24 +362,11 @@ class SqlChannels:
         return {r.sku: dict(r.external_ids) for r in rows if r.external_ids}
 
 
-def _target(r: Any) -> SkuTarget:
-    return SkuTarget(sku=r.sku, wanted=None if r.wanted is None else int(r.wanted),
-                     pushed=None if r.pushed is None else int(r.pushed),
-                     pending_since=r.pending_since, external_ids=dict(r.external_ids or {}),
-                     sending=None if r.sending is None else int(r.sending),
-                     observed_at=r.observed_at, correlation_id=r.correlation_id,
-                     revisions=int(r.revisions or 0), revisions_day=r.revisions_day,
-                     last_revision_at=r.last_revision_at,
-                     channel_moves=int(r.channel_moves or 0),
-                     unexplained=int(r.unexplained or 0),
-                     channel_changed_at=r.channel_changed_at)
-
-
 def channel_for_webhook(conn: Connection, webhook_id: str) -> tuple[Channel, str | None] | None:
     """The channel a webhook URL names (across tenants), with its sealed credentials."""
     row = conn.execute(select(channels).where(channels.c.webhook_id == webhook_id)).first()
-    return (_channel(row), row.credentials) if row else None
+    return (channel_from_row(row), row.credentials) if row else None
 
 
 def enabled_channels(conn: Connection) -> list[Channel]:
-    return [_channel(r) for r in conn.execute(select(channels).where(channels.c.enabled))]
+    return [channel_from_row(r) for r in conn.execute(select(channels).where(channels.c.enabled))]

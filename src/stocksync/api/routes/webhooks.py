@@ -22,7 +22,13 @@ from stocksync.api.deps import correlation_id as usable_correlation_id
 from stocksync.api.errors import json_error
 from stocksync.app.service import INBOX, Stocksync
 from stocksync.core.channels import Channel
-from stocksync.core.inbound import LevelReport, MalformedWebhook
+from stocksync.core.inbound import (
+    ChannelReturn,
+    ChannelSale,
+    LevelReport,
+    MalformedWebhook,
+    OrderNotice,
+)
 from stocksync.ingest.registry import parser_for
 from stocksync.storage import inbox
 from stocksync.storage.channel_health import record_refused_webhook
@@ -99,8 +105,9 @@ def _accept(svc: Stocksync, cache: ReceiverCache, kind: str, webhook_id: str,
     # A platform sends an order's webhook and the inventory notice it causes together, in
     # no set order. Notices wait a moment so the order is counted first and the notice is
     # then seen as the echo it is, not as a second, external change.
-    only_notices = bool(parsed.messages) and all(
-        isinstance(m, LevelReport) for m in parsed.messages)
+    # (A notice may also carry counts that are ignored, e.g. Square's RETURNED_BY_CUSTOMER.)
+    only_notices = any(isinstance(m, LevelReport) for m in parsed.messages) and not any(
+        isinstance(m, ChannelSale | ChannelReturn | OrderNotice) for m in parsed.messages)
     grace = timedelta(seconds=svc.settings.level_notice_grace_seconds)
     with svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
         stored = inbox.store(conn, tenant_id=channel.tenant_id, channel=channel.code,
