@@ -265,8 +265,19 @@ def race(world: World, tenant: Tenant) -> None:
         for done in running:
             done.result(timeout=30)
     final = {sku: STOCK - at_platform[sku] - through_api[sku] for sku in SKUS}
-    eventually(lambda: all(world.on_hand(sku) == final[sku] for sku in SKUS), timeout=15,
-               what="every sale in the ledger")
+    try:
+        eventually(lambda: all(world.on_hand(sku) == final[sku] for sku in SKUS), timeout=15,
+                   what="every sale in the ledger")
+    except AssertionError as exc:
+        got = {sku: world.on_hand(sku) for sku in SKUS}
+        api = httpx.Client(base_url=world.server.url, headers=tenant.headers)
+        inbox = [(d["topic"], d["status"], d["last_error"]) for d in api.get(
+            "/v1/inbox", params={"limit": 1000}).json() if d["status"] != "done"]
+        adjusted = [(e["sku"], e["quantity"], e["data"].get("reason")) for e in api.get(
+            "/v1/events", params={"type": "stock.adjusted", "limit": 1000}).json()["events"]]
+        raise AssertionError(f"{exc}: ledger {got}, want {final}, platform {at_platform}, "
+                             f"api {through_api}; inbox not done {inbox}; "
+                             f"adjustments {adjusted}") from exc
     world.shows_everywhere(final)
     world.polls_later()
     assert all(world.everywhere(sku, final[sku]) for sku in SKUS)
