@@ -1,6 +1,7 @@
 """Kill -9 a server while its ingest worker holds claims on acknowledged deliveries: a
 restarted server takes those claims over within seconds (not after a minute-long lease)
-and applies every delivery exactly once. Real subprocesses, a real SIGKILL."""
+and applies every delivery exactly once; a channel whose deliveries hang does not hold up
+another's. Real subprocesses, a real SIGKILL."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from cryptography.fernet import Fernet
 
 from stocksync.app.service import Stocksync
 from stocksync.ingest.square import square_signature
+from stocksync.simulators.server import ServerThread
+from stocksync.simulators.square import create_app as square_app
 from stocksync.storage import inbox
 from stocksync.workers.ingest import CLAIM
 from tests.conftest import free_port, new_tenant
@@ -28,6 +31,7 @@ from tests.e2e.test_crash_after_ack import start
 from tests.e2e.test_ingestion import POS_SECRET, pos_body, pos_headers
 
 SALES = 20
+ORDERS = 5
 SIGNATURE_KEY = "square-signature-key"
 # After the kill, the dead worker's claims run out within CLAIM; the restarted process
 # needs a few seconds to start. Before claims were renewed, this took about 60 s.
@@ -68,6 +72,7 @@ def test_a_dead_workers_claims_are_taken_over_within_seconds(tmp_path: Path) -> 
     silent.bind(("127.0.0.1", 0))
     silent.listen(16)
     silent_url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    square_sim = ServerThread(square_app()).__enter__()
 
     # First life, API only: every delivery is acknowledged and left pending.
     proc = start({**env, "STOCKSYNC_RUN_WORKERS": "false"}, port)
@@ -88,13 +93,15 @@ def test_a_dead_workers_claims_are_taken_over_within_seconds(tmp_path: Path) -> 
                 "settings": {"base_url": silent_url, "location_id": "LSTOCKSYNC001",
                              "order_poll_seconds": "0"},
                 "rules": {"include": ["NOTHING-*"]},
-                "credentials": {"access_token": "EAAAEtoken", "signature_key": SIGNATURE_KEY}})
+                "credentials": {"access_token": "EAAAEstocksyncSimulatorAccessToken",
+                                "signature_key": SIGNATURE_KEY}})
             assert square.status_code == 201, square.text
         url = base + square.json()["webhook_path"]
-        notice = order_created("ORDER-1")
-        assert httpx.post(url, content=notice, headers={
-            "x-square-hmacsha256-signature": square_signature(SIGNATURE_KEY, url, notice),
-            "Content-Type": "application/json"}).status_code == 200
+        for n in range(ORDERS):
+            notice = order_created(f"ORDER-{n}")
+            assert httpx.post(url, content=notice, headers={
+                "x-square-hmacsha256-signature": square_signature(SIGNATURE_KEY, url, notice),
+                "Content-Type": "application/json"}).status_code == 200
         for i in range(SALES):
             body = pos_body([("TEE-1", -1)], f"T-{i}")
             assert httpx.post(base + till, content=body,
@@ -102,40 +109,51 @@ def test_a_dead_workers_claims_are_taken_over_within_seconds(tmp_path: Path) -> 
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-    assert pending(tmp_path / "takeover.db", claimed=False) == SALES + 1
+    assert pending(tmp_path / "takeover.db", claimed=False) == SALES + ORDERS
 
-    # Second life, with workers: it claims the whole batch, hangs on the order read, and
-    # is killed while it holds the claims on every acknowledged sale.
+    # Second life, with workers: the Square lane hangs on the first order read while the
+    # till's lane applies every sale (a slow channel delays only itself); it is killed
+    # while it holds the claims on the Square deliveries.
     proc = start(env, port)
     try:
-        eventually(lambda: pending(db, claimed=True) == SALES + 1, timeout=20,
-                   what="the worker claimed every delivery")
+        eventually(lambda: pending(db, claimed=True) == ORDERS
+                   and pending(db, claimed=False) == ORDERS, timeout=20,
+                   what="the till's sales applied, the Square deliveries claimed and stuck")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        killed_at = time.monotonic()
-    assert pending(db, claimed=False) == SALES + 1  # none applied before the kill
-    silent.close()  # from now on the order read fails at once (and is retried later)
+    silent.close()
+    _point_square_at(db, square_sim.url)  # the platform answers again (orders unknown)
 
     # Third life: the dead worker's claims are taken over within seconds.
+    started = time.monotonic()
     proc = start(env, port)
     try:
         with httpx.Client(base_url=base, headers=headers) as api:
-            def applied() -> bool:
-                return int(api.get("/v1/stock/TEE-1").json()["on_hand"]) == 1000 - SALES
+            def all_done() -> bool:
+                done = api.get("/v1/inbox", params={"status": "done", "limit": 1000}).json()
+                return len(done) == SALES + ORDERS
 
-            eventually(applied, timeout=killed_at + TAKEOVER_BOUND_S - time.monotonic(),
-                       what="the sales claimed by the dead worker applied")
+            eventually(all_done, timeout=started + TAKEOVER_BOUND_S - time.monotonic(),
+                       what="the deliveries claimed by the dead worker applied")
             time.sleep(1.0)
             assert api.get("/v1/stock/TEE-1").json()["on_hand"] == 1000 - SALES  # once
-            done = api.get("/v1/inbox", params={"status": "done", "limit": 1000}).json()
-            assert len(done) == SALES
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+        square_sim.__exit__(None, None, None)
     out = subprocess.run([sys.executable, "-m", "stocksync.cli.main", "verify"], env=env,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def _point_square_at(db: Path, url: str) -> None:
+    with sa.create_engine(f"sqlite:///{db}").begin() as conn:
+        raw = conn.execute(sa.text("SELECT settings FROM channels WHERE code = 'square'")
+                           ).scalar()
+        settings = {**json.loads(raw), "base_url": url}
+        conn.execute(sa.text("UPDATE channels SET settings = :s WHERE code = 'square'"),
+                     {"s": json.dumps(settings)})
 
 
 def test_only_the_holder_renews_a_claim_and_a_lapsed_one_is_taken_over(

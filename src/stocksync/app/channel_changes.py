@@ -25,7 +25,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -41,10 +41,15 @@ from stocksync.storage.ledger import WriteContext
 from stocksync.storage.uow import SqlUnitOfWork
 
 log = structlog.get_logger()
+TIME_RESOLUTION = timedelta(seconds=1)  # of the platforms' order timestamps
 
 
 class DeadLetter(Exception):
     """Retrying cannot help (unknown SKU, oversold, malformed): park it for a person."""
+
+    def __init__(self, message: str, *, oversold: bool = False) -> None:
+        super().__init__(message)
+        self.oversold = oversold  # the channel sold more than stocksync had
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +80,10 @@ def run_once(svc: Stocksync, channel: Channel, source: Source, key: str,
                           remember_refusals=False)
     body: dict[str, Any] = json.loads(outcome.body)
     if outcome.status >= 400:
-        if body.get("error") == "insufficient_stock":
+        oversold = body.get("error") == "insufficient_stock"
+        if oversold:
             _oversold(svc, channel, source, key, body)
-        raise DeadLetter(f"{key}: {body.get('message')}")
+        raise DeadLetter(f"{key}: {body.get('message')}", oversold=oversold)
     return body
 
 
@@ -115,16 +121,29 @@ def count_channel_move(uow: SqlUnitOfWork, ctx: WriteContext, channel: Channel, 
     target = repo.targets(channel.code, [sku]).get(sku)
     if target is None:
         return  # never told this channel anything about the SKU: nothing is expected
-    absorbed = 0
-    if delta < 0 < -target.unexplained:
-        absorbed = max(delta, target.unexplained)
-    elif delta > 0 < target.unexplained:
-        absorbed = min(delta, target.unexplained)
+    waiting = max(delta, target.unexplained) if delta < 0 < -target.unexplained else \
+        min(delta, target.unexplained) if delta > 0 < target.unexplained else 0
+    included = _included(at, target.level_at, bool(waiting))
+    # A level accepted earlier that this change is part of is given back here.
+    absorbed = waiting if included or (at is None and waiting) else 0
     if absorbed:
         h.record_movement(uow, ctx, h.Movement(
             "adjust", sku, location, -absorbed,
             reason=f"already counted from {channel.code}'s level notice"))
-    repo.channel_moved(channel.code, sku, delta, absorbed, at, ctx.now)
+    repo.channel_moved(channel.code, sku, delta, absorbed, at, ctx.now,
+                       included=included)
+
+
+def _included(at: datetime | None, level_at: datetime | None, awaited: bool) -> bool:
+    """Whether the channel's level that stocksync last read (at `level_at`) already showed
+    a change the channel made at `at`. Platforms stamp orders to the second (truncated),
+    so within that second it is undecidable: then an accepted change still waiting for
+    its order (`awaited`) says it was."""
+    if at is None or level_at is None:
+        return False
+    if at + TIME_RESOLUTION <= level_at:
+        return True
+    return at < level_at and awaited
 
 
 def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,

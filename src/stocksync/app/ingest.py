@@ -146,16 +146,28 @@ class Ingestor:
             return
         location = location_for(self.svc, channel, m.sku, m.location)
         movement = h.Movement("sale", m.sku, location, m.quantity, occurred_at=m.occurred_at)
+        refused_key = f"{m.key}:refused"
 
         def sell(uow: SqlUnitOfWork, ctx: WriteContext) -> h.MovementResult:
             result = h.record_movement(uow, ctx, movement)
-            count_channel_move(uow, ctx, channel, m.sku, location, -m.quantity, m.occurred_at)
+            if uow.idempotency.lookup(f"ingest:{channel.code}:{refused_key}") is None:
+                count_channel_move(uow, ctx, channel, m.sku, location, -m.quantity,
+                                   m.occurred_at)
             if m.occurred_at is not None:  # runs once per key: replays never get here
                 metrics.CHANNEL_SALE_DELAY.labels(channel.kind.value).observe(
                     max((ctx.now - m.occurred_at).total_seconds(), 0.0))
             return result
 
-        run_once(self.svc, channel, source, m.key, sell)
+        try:
+            run_once(self.svc, channel, source, m.key, sell)
+        except DeadLetter as exc:
+            if exc.oversold:
+                # Refused here, but the channel did sell: what it shows moved all the same
+                # (counted once, and not again if the sale is replayed and accepted later).
+                run_once(self.svc, channel, source, refused_key, lambda uow, ctx:
+                         count_channel_move(uow, ctx, channel, m.sku, location,
+                                            -m.quantity, m.occurred_at))
+            raise
 
     def _return(self, channel: Channel, source: Source, m: ChannelReturn) -> int:
         location, sku = m.location, m.sku

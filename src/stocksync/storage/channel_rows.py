@@ -65,6 +65,7 @@ class SkuTarget:
     channel_moves: int = 0  # the channel's own sales/restocks counted since the last ack
     unexplained: int = 0  # accepted level changes no order has explained yet
     channel_changed_at: datetime | None = None  # newest own change of the channel counted
+    level_at: datetime | None = None  # when `pushed` was last read from the channel
 
     @property
     def last_set(self) -> int | None:
@@ -88,4 +89,4 @@ def sku_target(r: Any) -> SkuTarget:
                      last_revision_at=r.last_revision_at,
                      channel_moves=int(r.channel_moves or 0),
                      unexplained=int(r.unexplained or 0),
-                     channel_changed_at=r.channel_changed_at)
+                     channel_changed_at=r.channel_changed_at, level_at=r.level_at)

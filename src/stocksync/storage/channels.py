@@ -217,12 +217,12 @@ class SqlChannels:
         return {sku for sku, value in values.items() if wanted.get(sku) == value}
 
     def channel_moved(self, code: str, sku: str, delta: int, absorbed: int,
-                      at: datetime | None, now: datetime) -> None:
+                      at: datetime | None, now: datetime, *, included: bool = False) -> None:
         """The channel sold (delta < 0) or restocked (delta > 0) `sku` itself and stocksync
         counted it: the channel already shows that change, so expect it there. `absorbed`
         units of it had been accepted earlier from the channel's level notice (already in
         `pushed`), so only the rest moves the expected value."""
-        moved = delta - absorbed
+        moved = 0 if included else delta - absorbed
         values: dict[str, Any] = {
             "pushed": case((channel_skus.c.pushed.is_(None), None),
                            else_=channel_skus.c.pushed + moved),
@@ -270,7 +270,8 @@ class SqlChannels:
                  observed_at: datetime | None = None) -> None:
         """The channel was seen showing `value` (fetch-on-notify): remember it as the value
         it has, so the pusher compares against the truth there."""
-        values: dict[str, Any] = {"pushed": value, "channel_moves": 0}
+        values: dict[str, Any] = {"pushed": value, "channel_moves": 0,
+                                  "level_at": observed_at or datetime.now(UTC)}
         if observed_at is not None:
             values["observed_at"] = observed_at
         self.conn.execute(update(channel_skus).where(

@@ -9,12 +9,12 @@ worker has taken since. Applying twice is harmless anyway (every effect is keyed
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, not_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -72,14 +72,17 @@ def store(conn: Connection, *, tenant_id: str, channel: str, kind: str, delivery
     return None if row is None else int(row[0])
 
 
-def claim(conn: Connection, now: datetime, hold: timedelta, limit: int) -> list[Delivery]:
+def claim(conn: Connection, now: datetime, hold: timedelta, limit: int,
+          skip: Iterable[tuple[str, str]] = ()) -> list[Delivery]:
     """Take up to `limit` due deliveries for `hold`: one statement, so two workers never
     take the same one; a worker that dies lets its claim run out (keep `hold` short and
-    `renew` it while working)."""
+    `renew` it while working). `skip`: (tenant, channel) pairs whose queue is full."""
     due = (select(inbox.c.id).where(
         inbox.c.status == PENDING,
         or_(inbox.c.next_attempt_at.is_(None), inbox.c.next_attempt_at <= now),
-        or_(inbox.c.claimed_until.is_(None), inbox.c.claimed_until < now))
+        or_(inbox.c.claimed_until.is_(None), inbox.c.claimed_until < now),
+        *(not_(and_(inbox.c.tenant_id == tenant, inbox.c.channel == channel))
+          for tenant, channel in skip))
         .order_by(inbox.c.id).limit(limit))
     if conn.dialect.name == "postgresql":
         # A second worker takes the next rows instead of queueing behind the first's.

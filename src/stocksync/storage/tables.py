@@ -254,6 +254,9 @@ channel_skus = Table(
     Column("unexplained", BigInteger, nullable=False, server_default="0"),
     # Newest time of a change made at the channel itself that stocksync counted.
     Column("channel_changed_at", UtcDateTime),
+    # When `pushed` was last taken from the channel itself (read, reported, accepted): the
+    # channel's sales from before it are already in that value.
+    Column("level_at", UtcDateTime),
     Column("correlation_id", String(64)),  # of the newest change waiting to be pushed
     # Channels with a daily revision cap per listing (eBay): today's count.
     Column("revisions", Integer, nullable=False, server_default="0"),

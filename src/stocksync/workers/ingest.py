@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,6 +38,17 @@ SWEEP_SECONDS = 1.0
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
 
+async def _first(*waits: Callable[[], Awaitable[object]]) -> None:
+    """Return when the first of `waits` returns."""
+    async with anyio.create_task_group() as tasks:
+        async def one(wait: Callable[[], Awaitable[object]]) -> None:
+            await wait()
+            tasks.cancel_scope.cancel()
+
+        for wait in waits:
+            tasks.start_soon(one, wait)
+
+
 def retry_delay(attempts: int, rng: random.Random) -> float:
     return rng.uniform(0.5, 1.0) * min(300.0, 0.5 * 2 ** attempts)
 
@@ -53,6 +66,11 @@ class IngestWorker:
         self.rng = random.Random()
         self._connectors: dict[tuple[str, str], tuple[object, ChannelConnector]] = {}
         self.client: httpx.AsyncClient | None = None
+        # Per channel, the claimed deliveries still to apply, in order; and every claim
+        # with deliveries not yet applied (renewed by the heartbeat).
+        self.lanes: dict[tuple[str, str], deque[tuple[inbox.Delivery, _Claim]]] = {}
+        self.claims: list[_Claim] = []
+        self.lane_done: anyio.Event | None = None  # set when a lane ran dry
 
     async def connector(self, channel: Channel) -> ChannelConnector | None:
         """The channel's connector (built once per channel configuration)."""
@@ -74,10 +92,10 @@ class IngestWorker:
         found = await connector.fetch_quantities([sku])
         return found.get(sku)
 
-    def _claim(self) -> list[inbox.Delivery]:
+    def _claim(self, full: frozenset[tuple[str, str]]) -> list[inbox.Delivery]:
         with self.svc.engine.connect().execution_options(stocksync_write=True) as conn, \
                 conn.begin():
-            return inbox.claim(conn, self.svc.clock(), CLAIM, BATCH)
+            return inbox.claim(conn, self.svc.clock(), CLAIM, BATCH, skip=full)
 
     def _settle(self, d: inbox.Delivery, error: str | None, dead: bool) -> None:
         now = self.svc.clock()
@@ -89,58 +107,84 @@ class IngestWorker:
             inbox.settle(conn, d.id, now, error=error, retry_at=retry_at)
 
     async def run(self) -> None:
+        """Claim due deliveries and apply them in one lane per channel: a channel whose
+        deliveries are slow to apply (its platform's API is paced, or down) delays only
+        its own lane; deliveries of one channel are applied in order."""
         ingestor = Ingestor(self.svc, self.fetch, self.connector)
         bell = self.svc.bus.subscribe_async(INBOX)
         async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
             self.client = client
             try:
-                while True:
-                    bell.clear()
-                    try:
-                        batch = await anyio.to_thread.run_sync(self._claim)
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(self._renew_all)
+                    while True:
+                        bell.clear()
+                        lane_done = self.lane_done = anyio.Event()
+                        try:
+                            batch = await anyio.to_thread.run_sync(
+                                self._claim, frozenset(k for k, q in self.lanes.items()
+                                                       if len(q) >= BATCH))
+                        except Exception:  # the outer loop: log, back off, carry on
+                            log.exception("ingest_worker_failed")
+                            await anyio.sleep(1.0)
+                            continue
                         if batch:
-                            await self._work(ingestor, batch)
-                    except Exception:  # the outer loop: log, back off, carry on
-                        log.exception("ingest_worker_failed")
-                        await anyio.sleep(1.0)
-                        continue
-                    if not batch:
+                            self._enqueue(tasks, ingestor, batch)
+                            continue
                         with anyio.move_on_after(SWEEP_SECONDS):
-                            await bell.wait()
+                            await _first(bell.wait, lane_done.wait)
             finally:
                 self.svc.bus.unsubscribe_async(INBOX, bell)
+                with anyio.CancelScope(shield=True):
+                    for claim in self.claims:
+                        if claim.ids:
+                            await anyio.to_thread.run_sync(self._release, claim)
 
-    async def _work(self, ingestor: Ingestor, batch: list[inbox.Delivery]) -> None:
-        """Apply a claimed batch in order while a heartbeat renews the claim on what is
-        left; on the way out (an error, a shutdown) give back what was not worked on."""
+    def _enqueue(self, tasks: anyio.abc.TaskGroup, ingestor: Ingestor,
+                 batch: list[inbox.Delivery]) -> None:
         until = batch[0].claimed_until
         assert until is not None  # claim() set it
         claim = _Claim({d.id for d in batch}, until)
-        try:
-            async with anyio.create_task_group() as heartbeat:
-                heartbeat.start_soon(self._renew, claim)
-                for d in batch:
-                    if d.id in claim.ids:  # else its claim ran out and another worker has it
-                        await self._one(ingestor, d)
-                        claim.ids.discard(d.id)
-                heartbeat.cancel_scope.cancel()
-        finally:
-            if claim.ids:
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(self._release, claim)
+        self.claims.append(claim)
+        for d in batch:
+            key = (d.tenant_id, d.channel)
+            lane = self.lanes.get(key)
+            if lane is None:
+                lane = self.lanes[key] = deque()
+                tasks.start_soon(self._lane, ingestor, key)
+            lane.append((d, claim))
 
-    async def _renew(self, claim: _Claim) -> None:
+    async def _lane(self, ingestor: Ingestor, key: tuple[str, str]) -> None:
+        lane = self.lanes[key]
+        try:
+            while lane:
+                d, claim = lane.popleft()
+                if d.id in claim.ids:  # else its claim ran out and another worker has it
+                    await self._one(ingestor, d)
+                    claim.ids.discard(d.id)
+        finally:
+            del self.lanes[key]
+            if self.lane_done is not None:
+                self.lane_done.set()
+
+    async def _renew_all(self) -> None:
+        """The heartbeat: renew every claim still being worked on."""
         while True:
             await anyio.sleep(RENEW_SECONDS)
-            held = set(claim.ids)
-            try:
-                claim.until, kept = await anyio.to_thread.run_sync(
-                    self._renew_once, held, claim.until)
-            except Exception:  # the claim may run out: at worst a delivery is retried
-                log.warning("inbox_claim_not_renewed", exc_info=True)
-                continue
-            # Settled meanwhile (no longer claimed) or taken over after a stall: not ours.
-            claim.ids -= held - kept
+            self.claims = [c for c in self.claims if c.ids]
+            for claim in list(self.claims):
+                await self._renew(claim)
+
+    async def _renew(self, claim: _Claim) -> None:
+        held = set(claim.ids)
+        try:
+            claim.until, kept = await anyio.to_thread.run_sync(
+                self._renew_once, held, claim.until)
+        except Exception:  # the claim may run out: at worst a delivery is retried
+            log.warning("inbox_claim_not_renewed", exc_info=True)
+            return
+        # Settled meanwhile (no longer claimed) or taken over after a stall: not ours.
+        claim.ids -= held - kept
 
     def _renew_once(self, ids: set[int], until: datetime) -> tuple[datetime, set[int]]:
         with self.svc.engine.connect().execution_options(stocksync_write=True) as conn, \

@@ -28,10 +28,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('channel_moves', sa.BigInteger(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('unexplained', sa.BigInteger(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('channel_changed_at', stocksync.storage.tables.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('level_at', stocksync.storage.tables.UtcDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('channel_skus', schema=None) as batch_op:
+        batch_op.drop_column('level_at')
         batch_op.drop_column('channel_changed_at')
         batch_op.drop_column('unexplained')
         batch_op.drop_column('channel_moves')
