@@ -1,6 +1,5 @@
-"""Inventory notices from a channel arrive in any order: an older absolute value than one
-already applied is recorded as conflict.detected, never applied. Applied deliveries are
-forgotten only after the retention window."""
+"""Inventory notices from a channel arrive in any order: a late one changes nothing (the
+channel is read again). Applied deliveries are forgotten only after the retention window."""
 
 from __future__ import annotations
 
@@ -68,7 +67,8 @@ def test_an_older_channel_notice_changes_nothing(
             return any(r["delivery_id"] == "evt-old" for r in rows)
 
         # Its value is a hint: Square is read again (7), so the late notice changes nothing
-        # and, being explained, is no conflict either.
+        # and, being explained, is no conflict either. (Only where the channel cannot be
+        # read is an older payload recorded as conflict.detected.)
         eventually(applied, what="the late notice processed")
         settle(server.svc)
         assert client.get("/v1/stock/TEE-1").json()["on_hand"] == 7

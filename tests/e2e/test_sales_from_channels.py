@@ -85,7 +85,10 @@ class World:
         return {"ledger": {sku: self.available(sku) for sku in SKUS},
                 "platform": {sku: self.platform.shown(sku) for sku in SKUS},
                 "portal": {sku: self.portal(sku) for sku in SKUS},
-                "expected": self.client.get(f"/v1/channels/{self.platform.code}/skus").json()}
+                "expected": self.client.get(f"/v1/channels/{self.platform.code}/skus").json(),
+                "adjusted": [(e["sku"], e["quantity"], e["data"].get("reason"))
+                             for e in self.client.get("/v1/events", params={
+                                 "type": "stock.adjusted", "limit": 1000}).json()["events"]]}
 
     def shows_everywhere(self, final: dict[str, int], timeout: float = 15) -> None:
         try:

@@ -135,25 +135,29 @@ def count_channel_move(uow: SqlUnitOfWork, ctx: WriteContext, channel: Channel, 
 
 
 def _included(at: datetime | None, level_at: datetime | None, awaited: bool) -> bool:
-    """Whether the channel's level that stocksync last read (at `level_at`) already showed
-    a change the channel made at `at`. Platforms stamp orders to the second (truncated),
-    so within that second it is undecidable: then an accepted change still waiting for
-    its order (`awaited`) says it was."""
+    """Whether the channel's level that stocksync last took in (at `level_at`) already
+    showed a change the channel made at `at`. Platforms stamp orders and levels to the
+    second (truncated), so within a second either way it is undecidable: then an accepted
+    change still waiting for its order (`awaited`) says it was."""
     if at is None or level_at is None:
         return False
     if at + TIME_RESOLUTION <= level_at:
         return True
-    return at < level_at and awaited
+    if at >= level_at + TIME_RESOLUTION:
+        return False
+    return awaited
 
 
 def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,
                  observed_at: datetime | None, source: Source, *,
-                 take_ours: bool = False) -> str:
+                 take_ours: bool = False, read_at: datetime | None = None) -> str:
     """The channel shows `value` for `sku` (a notice, a fetch, a lost compare-and-set),
     after the grace that lets its orders count first. Returns what was done.
 
     `take_ours`: the value is one the pusher read itself and has waited on long enough:
-    when it is one of ours but not the expected one, it becomes the expected one."""
+    when it is one of ours but not the expected one, it becomes the expected one.
+    `read_at`: when `value` was read from the channel (the channel's sales before it are
+    in it), if not at `observed_at`."""
     code = channel.code
     with svc.uow(channel.tenant_id, write=False) as uow:
         target = SqlChannels(uow.conn, channel.tenant_id).targets(code, [sku]).get(sku)
@@ -162,11 +166,11 @@ def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,
     if value in ours:
         log.debug("echo_ignored", channel=code, sku=sku, value=value)
         if take_ours and target is not None and value != target.pushed:
-            observe(svc, channel, sku, value, observed_at)
+            observe(svc, channel, sku, value, observed_at, read_at)
         return "echo"
     if target is None or target.pushed is None or \
             channel.rules.external_changes is ExternalChanges.OVERWRITE:
-        observe(svc, channel, sku, value, observed_at)  # the pusher puts ours back
+        observe(svc, channel, sku, value, observed_at, read_at)  # the pusher puts ours back
         return "overwritten"
     expected = target.pushed
     delta = value - expected
@@ -177,21 +181,22 @@ def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,
     def accept(uow: SqlUnitOfWork, ctx: WriteContext) -> h.MovementResult:
         result = h.record_movement(uow, ctx, movement)
         SqlChannels(uow.conn, channel.tenant_id).accept_level(code, sku, value, delta,
-                                                              observed_at)
+                                                              observed_at, read_at)
         return result
 
     try:
         run_once(svc, channel, source, f"level:{source.id}:{sku}", accept)
     except DeadLetter:
-        observe(svc, channel, sku, value, observed_at)  # not accepted: the source wins
+        observe(svc, channel, sku, value, observed_at, read_at)  # refused: the source wins
         raise
     return "adjusted"
 
 
 def observe(svc: Stocksync, channel: Channel, sku: str, value: int,
-            observed_at: datetime | None) -> None:
+            observed_at: datetime | None, read_at: datetime | None = None) -> None:
     with svc.uow(channel.tenant_id) as uow:
-        SqlChannels(uow.conn, channel.tenant_id).observed(channel.code, sku, value, observed_at)
+        SqlChannels(uow.conn, channel.tenant_id).observed(channel.code, sku, value, observed_at,
+                                                          read_at)
         uow.commit()
 
 

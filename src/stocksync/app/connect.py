@@ -11,6 +11,21 @@ from stocksync.core.channels import Channel
 from stocksync.storage.channels import SqlChannels
 
 
+def shared(svc: Stocksync, channel: Channel, client: httpx.AsyncClient) -> ChannelConnector:
+    """The process's connector for this channel configuration (built on first use), so
+    the pusher, the order poller and the ingest worker pace the platform's limits together.
+    Blocking like `connect`."""
+    key = (channel.tenant_id, channel.code)
+    cached = svc.connectors.get(key)
+    if cached is not None:
+        updated_at, connector, owner = cached
+        if updated_at == channel.updated_at and not owner.is_closed:
+            return connector
+    built = connect(svc, channel, client)
+    svc.connectors[key] = (channel.updated_at, built, client)
+    return built
+
+
 def connect(svc: Stocksync, channel: Channel, client: httpx.AsyncClient) -> ChannelConnector:
     """Blocking (reads the database): call it in a worker thread from async code. The
     connector gets the SKU ids stored for the channel and, for eBay, today's revisions."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import anyio
@@ -206,22 +207,27 @@ class Ingestor:
         sku, target = await anyio.to_thread.run_sync(self._target, channel, m)
         if sku is None:
             return "unknown-item"
-        # The notice is a hint: what the channel shows now is the fact.
+        # The notice is a hint (its payload may be an old echo of our own push): what the
+        # channel shows now is the fact, read at `read_at`.
+        read_at = self.svc.clock()
         value = await self.fetch(channel, sku) if self.fetch is not None else None
-        if value is None and m.observed_at and target and target.observed_at and \
-                m.observed_at < target.observed_at:
-            # Only the payload's value, and it is older than a level already applied:
-            # recorded, not applied (unless it is one of ours: then it says nothing new).
-            if m.value is not None and m.value not in {target.pushed, target.last_set,
-                                                       target.wanted, target.sending}:
-                await anyio.to_thread.run_sync(self._stale, channel, source, sku, m,
-                                               target.observed_at)
-            return "stale"
-        value = m.value if value is None else value
         if value is None:
-            return "no-value"
-        return await anyio.to_thread.run_sync(settle_level, self.svc, channel, sku, value,
-                                              m.observed_at, source)
+            if m.value is None:
+                return "no-value"
+            read_at = None
+            if m.observed_at and target and target.observed_at and \
+                    m.observed_at < target.observed_at:
+                # Only the payload, older than a level already applied: recorded, not
+                # applied (one of ours says nothing new).
+                if m.value not in {target.pushed, target.last_set, target.wanted,
+                                   target.sending}:
+                    await anyio.to_thread.run_sync(self._stale, channel, source, sku, m,
+                                                   target.observed_at)
+                return "stale"
+            value = m.value
+        return await anyio.to_thread.run_sync(
+            partial(settle_level, read_at=read_at), self.svc, channel, sku, value,
+            m.observed_at, source)
 
     def _target(self, channel: Channel, m: LevelReport) -> tuple[str | None, Any]:
         with self.svc.uow(channel.tenant_id, write=False) as uow:

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import Engine
@@ -75,6 +75,9 @@ class Stocksync:
         # Sales and holds refused for lack of stock, per tenant, since the last digest
         # (kept in memory: a restart starts the count again).
         self.refusals: Counter[str] = Counter()
+        # One connector per channel configuration in this process, shared by its pusher,
+        # its order poller and the ingest worker: a platform's rate limit is paced once.
+        self.connectors: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
 
     # ---- plumbing ----------------------------------------------------------------------
 

@@ -238,11 +238,11 @@ class SqlChannels:
             self._sku_where(code), channel_skus.c.sku == sku).values(**values))
 
     def accept_level(self, code: str, sku: str, value: int, delta: int,
-                     observed_at: datetime | None) -> None:
+                     observed_at: datetime | None, read_at: datetime | None = None) -> None:
         """A change made in the channel that no order explains was accepted into the ledger
         as an adjustment of `delta`: the channel shows `value`; an order arriving later
         for it is netted against `unexplained`."""
-        self.observed(code, sku, value, observed_at)
+        self.observed(code, sku, value, observed_at, read_at)
         self.conn.execute(update(channel_skus).where(
             self._sku_where(code), channel_skus.c.sku == sku).values(
             unexplained=channel_skus.c.unexplained + delta))
@@ -267,11 +267,11 @@ class SqlChannels:
                 [{"k_sku": sku, "value": value} for sku, value in values.items()])
 
     def observed(self, code: str, sku: str, value: int,
-                 observed_at: datetime | None = None) -> None:
+                 observed_at: datetime | None = None, read_at: datetime | None = None) -> None:
         """The channel was seen showing `value` (fetch-on-notify): remember it as the value
         it has, so the pusher compares against the truth there."""
         values: dict[str, Any] = {"pushed": value, "channel_moves": 0,
-                                  "level_at": observed_at or datetime.now(UTC)}
+                                  "level_at": read_at or observed_at or datetime.now(UTC)}
         if observed_at is not None:
             values["observed_at"] = observed_at
         self.conn.execute(update(channel_skus).where(

@@ -18,7 +18,7 @@ import httpx
 import structlog
 
 from stocksync import metrics
-from stocksync.app.connect import connect
+from stocksync.app.connect import shared
 from stocksync.app.order_poller import OrderPoller, poll_interval
 from stocksync.app.projector import project
 from stocksync.app.pusher import Pusher
@@ -62,7 +62,7 @@ class ChannelWorker:
         self.trust_probe = True
 
     def _connect(self) -> Pusher:
-        return Pusher(self.svc, self.channel, connect(self.svc, self.channel, self.client))
+        return Pusher(self.svc, self.channel, shared(self.svc, self.channel, self.client))
 
     def _lease_and_project(self) -> tuple[bool, int]:
         """Renew the lease when it runs low, then project what is new. Idle rounds only

@@ -15,7 +15,7 @@ import httpx
 import structlog
 
 from stocksync import metrics
-from stocksync.app.connect import connect
+from stocksync.app.connect import shared
 from stocksync.app.ingest import DeadLetter, Ingestor
 from stocksync.app.service import INBOX, Stocksync
 from stocksync.channels import registry
@@ -64,7 +64,6 @@ class IngestWorker:
         self.svc = svc
         self.box = box
         self.rng = random.Random()
-        self._connectors: dict[tuple[str, str], tuple[object, ChannelConnector]] = {}
         self.client: httpx.AsyncClient | None = None
         # Per channel, the claimed deliveries still to apply, in order; and every claim
         # with deliveries not yet applied (renewed by the heartbeat).
@@ -76,13 +75,7 @@ class IngestWorker:
         """The channel's connector (built once per channel configuration)."""
         if channel.kind not in registry.PUSHED or self.client is None:
             return None
-        key = (channel.tenant_id, channel.code)
-        cached = self._connectors.get(key)
-        if cached is None or cached[0] != channel.updated_at:
-            client = self.client
-            built = await anyio.to_thread.run_sync(connect, self.svc, channel, client)
-            self._connectors[key] = (channel.updated_at, built)
-        return self._connectors[key][1]
+        return await anyio.to_thread.run_sync(shared, self.svc, channel, self.client)
 
     async def fetch(self, channel: Channel, sku: str) -> int | None:
         """The channel's current quantity of `sku` (fetch-on-notify)."""
