@@ -51,6 +51,7 @@ from stocksync.core.inbound import (
     MalformedWebhook,
 )
 from stocksync.core.skus import is_valid_sku
+from stocksync.ingest.fields import bounded_int, numeric_id
 
 Json = dict[str, Any]
 
@@ -66,7 +67,7 @@ MAX_QUANTITY = 1_000_000_000
 
 def order_messages(order: Json) -> list[InboundMessage]:
     """The sales and returns of one order, by its status and its lines' stock meta."""
-    order_id = _id(order.get("id"), "id")
+    order_id = numeric_id(order.get("id"), "id")
     status = order.get("status")
     if not isinstance(status, str):
         raise MalformedWebhook("status must be a string", field="status")
@@ -84,8 +85,8 @@ def order_messages(order: Json) -> list[InboundMessage]:
         where = f"line_items[{i}]"
         if not isinstance(line, dict):
             raise MalformedWebhook(f"{where} must be an object", field=where)
-        line_id = _id(line.get("id"), f"{where}.id")
-        quantity = _int(line.get("quantity"), f"{where}.quantity", low=0)
+        line_id = numeric_id(line.get("id"), f"{where}.id")
+        quantity = bounded_int(line.get("quantity"), f"{where}.quantity", low=0)
         sku = line.get("sku")
         if sku is not None and not isinstance(sku, str):
             raise MalformedWebhook(f"{where}.sku must be a string or null", field=f"{where}.sku")
@@ -158,7 +159,7 @@ def meta_int(line: Json, key: str, where: str) -> int | None:
         value = int(number) if number.is_integer() else value
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return _int(value, field, low=-MAX_QUANTITY)
+    return bounded_int(value, field, low=-MAX_QUANTITY)
 
 
 def gmt(payload: Json, name: str) -> datetime | None:
@@ -183,13 +184,4 @@ def _skipped(where: str, sku: str | None) -> Ignored:
     return Ignored(f"{where} has quantity 0")
 
 
-def _id(value: object, where: str) -> int:
-    return _int(value, where, low=1, high=2**63 - 1)  # WordPress ids are BIGINT UNSIGNED
 
-
-def _int(value: object, where: str, *, low: int, high: int = MAX_QUANTITY) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise MalformedWebhook(f"{where} must be an integer", field=where)
-    if not low <= value <= high:
-        raise MalformedWebhook(f"{where} must be between {low} and {high}", field=where)
-    return value

@@ -32,3 +32,20 @@ def optional_time(value: object, where: str, standard: str = "ISO-8601") -> date
         raise MalformedWebhook(f"{where} must be an {standard} date-time with a timezone",
                                field=where)
     return parsed
+
+
+MAX_QUANTITY = 1_000_000_000
+MAX_ID = 2**63 - 1  # platforms' numeric ids are 64-bit (WordPress: BIGINT UNSIGNED)
+
+
+def bounded_int(value: object, where: str, *, low: int, high: int = MAX_QUANTITY) -> int:
+    """An integer (not a bool) within [low, high], or MalformedWebhook naming `where`."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedWebhook(f"{where} must be an integer", field=where)
+    if not low <= value <= high:
+        raise MalformedWebhook(f"{where} must be between {low} and {high}", field=where)
+    return value
+
+
+def numeric_id(value: object, where: str) -> int:
+    return bounded_int(value, where, low=1, high=MAX_ID)

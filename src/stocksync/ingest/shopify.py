@@ -34,7 +34,7 @@ from stocksync.core.inbound import (
     ParsedDelivery,
 )
 from stocksync.core.skus import is_valid_sku
-from stocksync.ingest.fields import load_object, optional_time
+from stocksync.ingest.fields import bounded_int, load_object, numeric_id, optional_time
 
 HMAC_HEADER = "x-shopify-hmac-sha256"
 WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
@@ -136,7 +136,7 @@ def cancellation_returns(order: Json, settings: Mapping[str, str]) -> list[Inbou
 
 def refund_returns(refund: Json, settings: Mapping[str, str]) -> list[InboundMessage]:
     """refunds/create (REST Refund): a return per refund line that Shopify restocked."""
-    order_id = _id(refund.get("order_id"), "order_id")
+    order_id = numeric_id(refund.get("order_id"), "order_id")
     messages = _refund_lines(refund, order_id, None, settings, "", None)
     return messages or [Ignored("the refund has no line items")]
 
@@ -164,9 +164,9 @@ def _refund_lines(refund: Json, order_id: int, reference: str | None,
 
 def _refund_line(line: Json, where: str, order_id: int, reference: str | None,
                  settings: Mapping[str, str], occurred_at: datetime | None) -> InboundMessage:
-    refund_line_id = _id(line.get("id"), f"{where}.id")
-    line_id = _id(line.get("line_item_id"), f"{where}.line_item_id")
-    quantity = _int(line.get("quantity"), f"{where}.quantity", low=0)
+    refund_line_id = numeric_id(line.get("id"), f"{where}.id")
+    line_id = numeric_id(line.get("line_item_id"), f"{where}.line_item_id")
+    quantity = bounded_int(line.get("quantity"), f"{where}.quantity", low=0)
     restock_type = line.get("restock_type")
     if not isinstance(restock_type, str):
         raise MalformedWebhook(f"{where}.restock_type must be a string",
@@ -181,7 +181,8 @@ def _refund_line(line: Json, where: str, order_id: int, reference: str | None,
     location_id = line.get("location_id")  # where Shopify restocked; null: not given
     location = None
     if location_id is not None:
-        location = settings.get(f"location.{_id(location_id, f'{where}.location_id')}") or None
+        shop_location = numeric_id(location_id, f"{where}.location_id")
+        location = settings.get(f"location.{shop_location}") or None
     sale_key = f"shopify:{order_id}:{line_id}"
     return ChannelReturn(sku=sku, quantity=quantity, key=f"{sale_key}:refund:{refund_line_id}",
                          location=location, sale_key=sale_key, occurred_at=occurred_at,
@@ -217,8 +218,8 @@ def edit_messages(body: Json) -> list[InboundMessage]:
     edit = body.get("order_edit")
     if not isinstance(edit, dict):
         raise MalformedWebhook("order_edit must be an object", field="order_edit")
-    order_id = _id(edit.get("order_id"), "order_edit.order_id")
-    edit_id = _id(edit.get("id"), "order_edit.id")
+    order_id = numeric_id(edit.get("order_id"), "order_edit.order_id")
+    edit_id = numeric_id(edit.get("id"), "order_edit.id")
     changes = edit.get("line_items")
     if not isinstance(changes, dict):
         raise MalformedWebhook("order_edit.line_items must be an object",
@@ -233,8 +234,8 @@ def edit_messages(body: Json) -> list[InboundMessage]:
             where = f"order_edit.line_items.{kind}[{i}]"
             if not isinstance(entry, dict):
                 raise MalformedWebhook(f"{where} must be an object", field=where)
-            _id(entry.get("id"), f"{where}.id")
-            changed += _int(entry.get("delta"), f"{where}.delta", low=0) > 0
+            numeric_id(entry.get("id"), f"{where}.id")
+            changed += bounded_int(entry.get("delta"), f"{where}.delta", low=0) > 0
     if not changed:
         return [Ignored(f"order edit {edit_id} changed no line items")]
     return [OrderNotice(order_id=str(order_id))]
@@ -242,25 +243,25 @@ def edit_messages(body: Json) -> list[InboundMessage]:
 
 def level_report(level: Json) -> LevelReport:
     """inventory_levels/update (REST InventoryLevel): only `available` is carried."""
-    item_id = _id(level.get("inventory_item_id"), "inventory_item_id")
-    location_id = _id(level.get("location_id"), "location_id")
+    item_id = numeric_id(level.get("inventory_item_id"), "inventory_item_id")
+    location_id = numeric_id(level.get("location_id"), "location_id")
     available = level.get("available")
     if available is not None:  # null for an untracked item
-        available = _int(available, "available", low=-MAX_QUANTITY)
+        available = bounded_int(available, "available", low=-MAX_QUANTITY)
     return LevelReport(sku=None, external_id=INVENTORY_ITEM_GID.format(item_id),
                        value=available, channel_location=str(location_id),
                        observed_at=_optional_time(level.get("updated_at"), "updated_at"))
 
 
 def _order_fields(order: Json, settings: Mapping[str, str]) -> tuple[int, str | None, str | None]:
-    order_id = _id(order.get("id"), "id")
+    order_id = numeric_id(order.get("id"), "id")
     name = order.get("name")
     if name is not None and not isinstance(name, str):
         raise MalformedWebhook("name must be a string", field="name")
     location_id = order.get("location_id")  # null for online orders
     location = None
     if location_id is not None:
-        location = settings.get(f"location.{_id(location_id, 'location_id')}") or None
+        location = settings.get(f"location.{numeric_id(location_id, 'location_id')}") or None
     return order_id, name, location
 
 
@@ -275,8 +276,8 @@ def _lines(order: Json) -> list[tuple[str, Json]]:
 
 
 def _line_fields(line: Json, where: str) -> tuple[int, str | None, int]:
-    line_id = _id(line.get("id"), f"{where}.id")
-    quantity = _int(line.get("quantity"), f"{where}.quantity", low=0)
+    line_id = numeric_id(line.get("id"), f"{where}.id")
+    quantity = bounded_int(line.get("quantity"), f"{where}.quantity", low=0)
     sku = line.get("sku")
     if sku is not None and not isinstance(sku, str):
         raise MalformedWebhook(f"{where}.sku must be a string or null", field=f"{where}.sku")
@@ -322,16 +323,7 @@ def _load(body: bytes) -> Json:
     return load_object(body)
 
 
-def _id(value: object, where: str) -> int:
-    return _int(value, where, low=1, high=2**63 - 1)  # Shopify ids are 64-bit integers
 
-
-def _int(value: object, where: str, *, low: int, high: int = MAX_QUANTITY) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise MalformedWebhook(f"{where} must be an integer", field=where)
-    if not low <= value <= high:
-        raise MalformedWebhook(f"{where} must be between {low} and {high}", field=where)
-    return value
 
 
 def _optional_time(value: object, where: str) -> datetime | None:

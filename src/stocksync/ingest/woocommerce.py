@@ -36,7 +36,7 @@ from stocksync.core.inbound import (
     ParsedDelivery,
 )
 from stocksync.core.skus import is_valid_sku
-from stocksync.ingest.fields import load_object
+from stocksync.ingest.fields import bounded_int, load_object, numeric_id
 
 __all__ = ["WooCommerceWebhookParser", "dedupe_id", "is_ping", "level_report",
            "order_messages", "woocommerce_signature"]
@@ -113,13 +113,13 @@ def level_report(product: Json) -> LevelReport:
     """product.updated (a product or a variation): its stock, when WooCommerce manages it.
 
     A variation whose manage_stock is "parent" uses its parent's stock, so no value."""
-    product_id = _id(product.get("id"), "id")
+    product_id = numeric_id(product.get("id"), "id")
     sku = product.get("sku")
     if sku is not None and not isinstance(sku, str):
         raise MalformedWebhook("sku must be a string or null", field="sku")
     value = product.get("stock_quantity")
     if value is not None:
-        value = _int(value, "stock_quantity", low=-MAX_QUANTITY)
+        value = bounded_int(value, "stock_quantity", low=-MAX_QUANTITY)
     return LevelReport(
         sku=sku if sku and is_valid_sku(sku) else None, external_id=str(product_id),
         value=value if product.get("manage_stock") is True else None,
@@ -137,13 +137,4 @@ def _load_quietly(body: bytes) -> Json | None:
         return None  # a topic we ignore may carry anything; it only needs an id
 
 
-def _id(value: object, where: str) -> int:
-    return _int(value, where, low=1, high=2**63 - 1)  # WordPress ids are BIGINT UNSIGNED
 
-
-def _int(value: object, where: str, *, low: int, high: int = MAX_QUANTITY) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise MalformedWebhook(f"{where} must be an integer", field=where)
-    if not low <= value <= high:
-        raise MalformedWebhook(f"{where} must be between {low} and {high}", field=where)
-    return value
