@@ -150,19 +150,22 @@ def _included(at: datetime | None, level_at: datetime | None, awaited: bool) -> 
 
 def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,
                  observed_at: datetime | None, source: Source, *,
-                 take_ours: bool = False, read_at: datetime | None = None) -> str:
+                 take_ours: bool = False, read_at: datetime | None = None,
+                 ours_before: frozenset[int] = frozenset()) -> str:
     """The channel shows `value` for `sku` (a notice, a fetch, a lost compare-and-set),
     after the grace that lets its orders count first. Returns what was done.
 
     `take_ours`: the value is one the pusher read itself and has waited on long enough:
     when it is one of ours but not the expected one, it becomes the expected one.
     `read_at`: when `value` was read from the channel (the channel's sales before it are
-    in it), if not at `observed_at`."""
+    in it), if not at `observed_at`. `ours_before`: our values when it was read (a push of
+    ours may have landed and been acknowledged since)."""
     code = channel.code
     with svc.uow(channel.tenant_id, write=False) as uow:
         target = SqlChannels(uow.conn, channel.tenant_id).targets(code, [sku]).get(sku)
-    ours = {v for v in (target.pushed, target.last_set, target.wanted, target.sending)
-            if v is not None} if target else set()
+    ours = set(ours_before) | ({v for v in (target.pushed, target.last_set, target.wanted,
+                                            target.sending) if v is not None}
+                               if target else set())
     if value in ours:
         log.debug("echo_ignored", channel=code, sku=sku, value=value)
         if take_ours and target is not None and value != target.pushed:
@@ -178,11 +181,11 @@ def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,
     movement = h.Movement("adjust", sku, location, delta,
                           reason=f"changed in {code} ({expected} -> {value})")
 
-    def accept(uow: SqlUnitOfWork, ctx: WriteContext) -> h.MovementResult:
-        result = h.record_movement(uow, ctx, movement)
-        SqlChannels(uow.conn, channel.tenant_id).accept_level(code, sku, value, delta,
-                                                              observed_at, read_at)
-        return result
+    def accept(uow: SqlUnitOfWork, ctx: WriteContext) -> h.MovementResult | None:
+        if not SqlChannels(uow.conn, channel.tenant_id).accept_level(
+                code, sku, value, expected, observed_at, read_at):
+            return None  # settled meanwhile (another notice, a crossed push): not twice
+        return h.record_movement(uow, ctx, movement)
 
     try:
         run_once(svc, channel, source, f"level:{source.id}:{sku}", accept)

@@ -225,9 +225,11 @@ class Ingestor:
                                                    target.observed_at)
                 return "stale"
             value = m.value
+        before = frozenset(v for v in (target.pushed, target.last_set, target.wanted,
+                                       target.sending) if v is not None) if target else None
         return await anyio.to_thread.run_sync(
-            partial(settle_level, read_at=read_at), self.svc, channel, sku, value,
-            m.observed_at, source)
+            partial(settle_level, read_at=read_at, ours_before=before or frozenset()),
+            self.svc, channel, sku, value, m.observed_at, source)
 
     def _target(self, channel: Channel, m: LevelReport) -> tuple[str | None, Any]:
         with self.svc.uow(channel.tenant_id, write=False) as uow:

@@ -237,15 +237,23 @@ class SqlChannels:
         self.conn.execute(update(channel_skus).where(
             self._sku_where(code), channel_skus.c.sku == sku).values(**values))
 
-    def accept_level(self, code: str, sku: str, value: int, delta: int,
-                     observed_at: datetime | None, read_at: datetime | None = None) -> None:
-        """A change made in the channel that no order explains was accepted into the ledger
-        as an adjustment of `delta`: the channel shows `value`; an order arriving later
-        for it is netted against `unexplained`."""
-        self.observed(code, sku, value, observed_at, read_at)
-        self.conn.execute(update(channel_skus).where(
-            self._sku_where(code), channel_skus.c.sku == sku).values(
-            unexplained=channel_skus.c.unexplained + delta))
+    def accept_level(self, code: str, sku: str, value: int, expected: int,
+                     observed_at: datetime | None, read_at: datetime | None = None) -> bool:
+        """Accept a change made in the channel that no order explains: the channel shows
+        `value` where stocksync expected `expected`; an order arriving later for it is netted
+        against `unexplained`. Only if the expectation still holds (one statement: the row
+        lock makes a second settler of the same change find it moved): False otherwise."""
+        values: dict[str, Any] = {
+            "pushed": value, "channel_moves": 0,
+            "unexplained": channel_skus.c.unexplained + (value - expected),
+            "level_at": read_at or observed_at or datetime.now(UTC),
+            "pending_since": func.coalesce(channel_skus.c.pending_since, func.now())}
+        if observed_at is not None:
+            values["observed_at"] = observed_at
+        done = self.conn.execute(update(channel_skus).where(
+            self._sku_where(code), channel_skus.c.sku == sku,
+            channel_skus.c.pushed == expected).values(**values))
+        return done.rowcount == 1
 
     def due(self, code: str, now: datetime, limit: int) -> list[SkuTarget]:
         rows = self.conn.execute(
