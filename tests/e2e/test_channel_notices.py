@@ -76,6 +76,48 @@ def test_an_older_channel_notice_changes_nothing(
                               ).json()["events"]
 
 
+def test_the_echo_of_our_own_set_is_not_read_back(
+        server: LiveServer, client: httpx.Client) -> None:
+    """Every set stocksync makes comes back as a notice: those are recognised from their
+    payload without a call, so a backlog of them does not hold up the channel's orders.
+    A notice showing anything else is still read back from the channel."""
+    seed(client, {"TEE-2": {"WH": 10}})
+    with ServerThread(square_app()) as sim:
+        object_id = httpx.post(sim.url + "/_sim/items", json={"sku": "TEE-2", "quantity": 0}
+                               ).json()["catalog_object_id"]
+        r = client.post("/v1/channels", json={
+            "code": "square", "kind": "square", "name": "Square", "locations": ["WH"],
+            "settings": {"base_url": sim.url, "location_id": "LSTOCKSYNC001"},
+            "credentials": {"access_token": "EAAAEstocksyncSimulatorAccessToken",
+                            "signature_key": SIGNATURE_KEY}})
+        assert r.status_code == 201, r.text
+        url = server.url + r.json()["webhook_path"]
+        eventually(lambda: httpx.get(sim.url + "/_sim/state").json()["quantities"]
+                   .get("TEE-2", {}).get("LSTOCKSYNC001") == 10, what="initial push")
+        settle(server.svc)
+
+        def reads() -> int:
+            return sum("batch-retrieve" in c["path"] for c in
+                       httpx.get(sim.url + "/_sim/requests").json())
+
+        def processed(event_id: str) -> bool:
+            rows = client.get("/v1/inbox", params={"status": "done"}).json()
+            return any(r["delivery_id"] == event_id for r in rows)
+
+        before = reads()
+        echo = square_notice("evt-echo", object_id, 10, "2026-11-26T12:00:00Z")
+        assert httpx.post(url, content=echo, headers=signed(url, echo)).status_code == 200
+        eventually(lambda: processed("evt-echo"), what="the echo processed")
+        assert reads() == before
+        # A count nobody explains yet is read back (the channel shows 10: nothing changes).
+        other = square_notice("evt-other", object_id, 4, "2026-11-26T12:00:01Z")
+        assert httpx.post(url, content=other, headers=signed(url, other)).status_code == 200
+        eventually(lambda: processed("evt-other"), what="the other notice processed")
+        assert reads() == before + 1
+        settle(server.svc)
+        assert client.get("/v1/stock/TEE-2").json()["on_hand"] == 10
+
+
 def test_applied_deliveries_are_forgotten_only_after_the_retention(
         server: LiveServer, client: httpx.Client) -> None:
     from tests.e2e.test_ingestion import pos_body, pos_headers

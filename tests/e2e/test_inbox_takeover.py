@@ -187,3 +187,24 @@ def test_only_the_holder_renews_a_claim_and_a_lapsed_one_is_taken_over(
         # A worker that stops gives back what it did not work on: claimable at once.
         assert inbox.release(conn, ids[1:], at(9) + CLAIM) == 2
         assert [d.id for d in inbox.claim(conn, at(9), CLAIM, 50)] == ids[1:]
+
+
+def test_notices_are_claimed_after_the_orders_received_behind_them(svc: Stocksync) -> None:
+    """A backlog of inventory notices (each read back from the channel) must not keep the
+    orders that arrive behind it out of the ledger."""
+    tenant = new_tenant(svc)
+    t0 = datetime.now(UTC)
+    topics = ["inventory_levels/update", "inventory_levels/update", "orders/create",
+              "inventory_levels/update", "orders/cancelled"]
+    with svc.engine.connect().execution_options(stocksync_write=True) as conn, conn.begin():
+        for i, topic in enumerate(topics):
+            inbox.store(conn, tenant_id=tenant.id, channel="shop", kind="shopify",
+                        delivery_id=f"d-{i}", topic=topic, headers={}, body=b"{}", now=t0,
+                        correlation_id=None)
+        later = {"inventory_levels/update"}
+        first = inbox.claim(conn, t0, CLAIM, 3, later=later)
+        assert [d.topic for d in first] == ["orders/create", "orders/cancelled",
+                                            "inventory_levels/update"]
+        rest = inbox.claim(conn, t0, CLAIM, 50, later=later)
+        assert [d.delivery_id for d in rest] == ["d-1", "d-3"]  # the notices, in order
+        assert first[2].delivery_id == "d-0"

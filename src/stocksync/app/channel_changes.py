@@ -163,9 +163,7 @@ def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,
     code = channel.code
     with svc.uow(channel.tenant_id, write=False) as uow:
         target = SqlChannels(uow.conn, channel.tenant_id).targets(code, [sku]).get(sku)
-    ours = set(ours_before) | ({v for v in (target.pushed, target.last_set, target.wanted,
-                                            target.sending) if v is not None}
-                               if target else set())
+    ours = set(ours_before) | (target.ours() if target else set())
     if value in ours:
         log.debug("echo_ignored", channel=code, sku=sku, value=value)
         if take_ours and target is not None and value != target.pushed:

@@ -207,8 +207,13 @@ class Ingestor:
         sku, target = await anyio.to_thread.run_sync(self._target, channel, m)
         if sku is None:
             return "unknown-item"
-        # The notice is a hint (its payload may be an old echo of our own push): what the
-        # channel shows now is the fact, read at `read_at`.
+        if m.value is not None and target is not None and m.value in target.ours():
+            # The echo of one of our own sets (most notices are): it says the channel agreed
+            # with us then, so there is nothing to read back. A change after it sends its
+            # own notice (and a lost one is found by reconciliation).
+            return "echo"
+        # The notice is a hint (its payload may be old): what the channel shows now is the
+        # fact, read at `read_at`.
         read_at = self.svc.clock()
         value = await self.fetch(channel, sku) if self.fetch is not None else None
         if value is None:
@@ -218,17 +223,14 @@ class Ingestor:
             if m.observed_at and target and target.observed_at and \
                     m.observed_at < target.observed_at:
                 # Only the payload, older than a level already applied: recorded, not
-                # applied (one of ours says nothing new).
-                if m.value not in {target.pushed, target.last_set, target.wanted,
-                                   target.sending}:
-                    await anyio.to_thread.run_sync(self._stale, channel, source, sku, m,
-                                                   target.observed_at)
+                # applied.
+                await anyio.to_thread.run_sync(self._stale, channel, source, sku, m,
+                                               target.observed_at)
                 return "stale"
             value = m.value
-        before = frozenset(v for v in (target.pushed, target.last_set, target.wanted,
-                                       target.sending) if v is not None) if target else None
+        before = target.ours() if target else frozenset()
         return await anyio.to_thread.run_sync(
-            partial(settle_level, read_at=read_at, ours_before=before or frozenset()),
+            partial(settle_level, read_at=read_at, ours_before=before),
             self.svc, channel, sku, value, m.observed_at, source)
 
     def _target(self, channel: Channel, m: LevelReport) -> tuple[str | None, Any]:

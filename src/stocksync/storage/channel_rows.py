@@ -72,6 +72,17 @@ class SkuTarget:
         """The value stocksync last set (or saw) before the channel's own moves."""
         return None if self.pushed is None else self.pushed - self.channel_moves
 
+    def ours(self) -> frozenset[int]:
+        """The values the channel can show because of stocksync's own sets: the expected,
+        wanted and in-flight ones, and every value between our last set and the expected
+        one. The channel's own sales counted since that set may each have come before it
+        landed (erased, until the set is made again) or after it, so any mix can show."""
+        values = {v for v in (self.pushed, self.wanted, self.sending) if v is not None}
+        if self.pushed is not None and self.channel_moves:
+            low, high = sorted((self.pushed, self.pushed - self.channel_moves))
+            values.update(range(low, high + 1))
+        return frozenset(values)
+
     def in_sync(self, wanted: int | None, reassert: bool) -> bool:
         """Nothing to push: the channel shows `wanted`. With `reassert` (platforms without
         compare-and-set), a channel that sold since our last set is pushed again anyway,

@@ -9,12 +9,23 @@ worker has taken since. Applying twice is harmless anyway (every effect is keyed
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, not_, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -73,24 +84,27 @@ def store(conn: Connection, *, tenant_id: str, channel: str, kind: str, delivery
 
 
 def claim(conn: Connection, now: datetime, hold: timedelta, limit: int,
-          skip: Iterable[tuple[str, str]] = ()) -> list[Delivery]:
+          skip: Iterable[tuple[str, str]] = (),
+          later: Collection[str] = ()) -> list[Delivery]:
     """Take up to `limit` due deliveries for `hold`: one statement, so two workers never
     take the same one; a worker that dies lets its claim run out (keep `hold` short and
-    `renew` it while working). `skip`: (tenant, channel) pairs whose queue is full."""
+    `renew` it while working). `skip`: (tenant, channel) pairs whose queue is full.
+    `later`: topics taken only after every other due delivery (in that order too)."""
+    deferred = case((inbox.c.topic.in_(list(later)), 1), else_=0) if later else literal(0)
     due = (select(inbox.c.id).where(
         inbox.c.status == PENDING,
         or_(inbox.c.next_attempt_at.is_(None), inbox.c.next_attempt_at <= now),
         or_(inbox.c.claimed_until.is_(None), inbox.c.claimed_until < now),
         *(not_(and_(inbox.c.tenant_id == tenant, inbox.c.channel == channel))
           for tenant, channel in skip))
-        .order_by(inbox.c.id).limit(limit))
+        .order_by(deferred, inbox.c.id).limit(limit))
     if conn.dialect.name == "postgresql":
         # A second worker takes the next rows instead of queueing behind the first's.
         due = due.with_for_update(skip_locked=True)
     rows = conn.execute(update(inbox).where(inbox.c.id.in_(due.scalar_subquery()), or_(
         inbox.c.claimed_until.is_(None), inbox.c.claimed_until < now))
         .values(claimed_until=now + hold).returning(*inbox.c))
-    return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
+    return sorted((_delivery(r) for r in rows), key=lambda d: (d.topic in later, d.id))
 
 
 def renew(conn: Connection, ids: Sequence[int], held_until: datetime, now: datetime,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +21,8 @@ from stocksync.app.service import INBOX, Stocksync
 from stocksync.channels import registry
 from stocksync.channels.base import ChannelConnector, ChannelError
 from stocksync.core.channels import Channel
+from stocksync.core.inbound import Ignored, LevelReport
+from stocksync.ingest.registry import parser_for
 from stocksync.storage import inbox
 from stocksync.storage.credentials import CredentialBox
 
@@ -36,6 +38,70 @@ BATCH = 50
 MAX_ATTEMPTS = 8
 SWEEP_SECONDS = 1.0
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+
+
+# Inventory notices are hints read back from the channel (one call each). Behind a backlog a
+# lane often holds several notices about the same items: only the last needs reading, since
+# it reads the channel later than the others would have.
+NOTICE_TOPICS = frozenset({"inventory_levels/update", "product.updated",
+                           "inventory.count.updated"})
+
+
+_REPORTED: OrderedDict[int, frozenset[str] | None] = OrderedDict()  # by delivery id
+
+
+def _reported(d: inbox.Delivery) -> frozenset[str] | None:
+    """The items a notice-only delivery reports on; None for anything else."""
+    if d.topic not in NOTICE_TOPICS:
+        return None
+    if d.id in _REPORTED:
+        return _REPORTED[d.id]
+    found = _read_reported(d)
+    _REPORTED[d.id] = found
+    while len(_REPORTED) > 10_000:
+        _REPORTED.popitem(last=False)
+    return found
+
+
+def _read_reported(d: inbox.Delivery) -> frozenset[str] | None:
+    try:
+        messages = parser_for(d.kind).parse(d.headers, d.body, {}).messages
+    except Exception:  # let the normal path report what is wrong with it
+        return None
+    items: set[str] = set()
+    for m in messages:
+        if isinstance(m, LevelReport):
+            items.add(f"{m.sku or ''}|{m.external_id or ''}|{m.channel_location or ''}")
+        elif not isinstance(m, Ignored):
+            return None
+    return frozenset(items) or None
+
+
+def _superseded(d: inbox.Delivery, queued: deque[tuple[inbox.Delivery, _Claim]]) -> bool:
+    """A notice about items that a later queued notice reports on too."""
+    mine = _reported(d)
+    if mine is None:
+        return False
+    later: set[str] = set()
+    for other, _ in queued:
+        items = _reported(other)
+        if items:
+            later |= items
+            if mine <= later:
+                return True
+    return False
+
+
+def _next(lane: deque[tuple[inbox.Delivery, _Claim]]) -> tuple[inbox.Delivery, _Claim]:
+    """The lane's next delivery: orders and sales before inventory notices. A notice is read
+    back from the channel, which is slow and, behind a backlog, would keep the channel's
+    sales out of the ledger (where another channel can sell the same units meanwhile); the
+    order of the two does not matter to the result (see app/channel_changes.py)."""
+    for i, (d, claim) in enumerate(lane):
+        if d.topic not in NOTICE_TOPICS:
+            del lane[i]
+            return d, claim
+    return lane.popleft()
 
 
 async def _first(*waits: Callable[[], Awaitable[object]]) -> None:
@@ -88,7 +154,8 @@ class IngestWorker:
     def _claim(self, full: frozenset[tuple[str, str]]) -> list[inbox.Delivery]:
         with self.svc.engine.connect().execution_options(stocksync_write=True) as conn, \
                 conn.begin():
-            return inbox.claim(conn, self.svc.clock(), CLAIM, BATCH, skip=full)
+            return inbox.claim(conn, self.svc.clock(), CLAIM, BATCH, skip=full,
+                               later=NOTICE_TOPICS)
 
     def _settle(self, d: inbox.Delivery, error: str | None, dead: bool) -> None:
         now = self.svc.clock()
@@ -151,10 +218,15 @@ class IngestWorker:
         lane = self.lanes[key]
         try:
             while lane:
-                d, claim = lane.popleft()
-                if d.id in claim.ids:  # else its claim ran out and another worker has it
+                d, claim = _next(lane)
+                if d.id not in claim.ids:
+                    continue  # its claim ran out and another worker has it
+                if _superseded(d, lane):
+                    await anyio.to_thread.run_sync(self._settle, d, None, False)
+                    metrics.INGESTED.labels(d.kind, "superseded").inc()
+                else:
                     await self._one(ingestor, d)
-                    claim.ids.discard(d.id)
+                claim.ids.discard(d.id)
         finally:
             del self.lanes[key]
             if self.lane_done is not None:
