@@ -36,22 +36,28 @@ def signed(url: str, body: bytes) -> dict[str, str]:
             "Content-Type": "application/json"}
 
 
+def connect_square(server: LiveServer, client: httpx.Client, sim: str, sku: str,
+                   quantity: int, **extra: object) -> tuple[str, str]:
+    """A Square channel for `sku`, pushed to once: (catalog object id, webhook URL)."""
+    object_id = httpx.post(sim + "/_sim/items", json={"sku": sku, "quantity": 0}
+                           ).json()["catalog_object_id"]
+    r = client.post("/v1/channels", json={
+        "code": "square", "kind": "square", "name": "Square", "locations": ["WH"],
+        "settings": {"base_url": sim, "location_id": "LSTOCKSYNC001"},
+        "credentials": {"access_token": "EAAAEstocksyncSimulatorAccessToken",
+                        "signature_key": SIGNATURE_KEY}, **extra})
+    assert r.status_code == 201, r.text
+    eventually(lambda: httpx.get(sim + "/_sim/state").json()["quantities"]
+               .get(sku, {}).get("LSTOCKSYNC001") == quantity, what="initial push")
+    return object_id, server.url + r.json()["webhook_path"]
+
+
 def test_an_older_channel_notice_changes_nothing(
         server: LiveServer, client: httpx.Client) -> None:
     seed(client, {"TEE-1": {"WH": 10}})
     with ServerThread(square_app()) as sim:
-        object_id = httpx.post(sim.url + "/_sim/items", json={"sku": "TEE-1", "quantity": 0}
-                               ).json()["catalog_object_id"]
-        r = client.post("/v1/channels", json={
-            "code": "square", "kind": "square", "name": "Square", "locations": ["WH"],
-            "settings": {"base_url": sim.url, "location_id": "LSTOCKSYNC001"},
-            "credentials": {"access_token": "EAAAEstocksyncSimulatorAccessToken",
-                            "signature_key": SIGNATURE_KEY},
-            "rules": {"external_changes": "accept"}})
-        assert r.status_code == 201, r.text
-        url = server.url + r.json()["webhook_path"]
-        eventually(lambda: httpx.get(sim.url + "/_sim/state").json()["quantities"]
-                   .get("TEE-1", {}).get("LSTOCKSYNC001") == 10, what="initial push")
+        object_id, url = connect_square(server, client, sim.url, "TEE-1", 10,
+                                        rules={"external_changes": "accept"})
         # The merchant counts 7 in the Square dashboard at 12:00 …
         httpx.put(sim.url + "/_sim/inventory/TEE-1", json={"quantity": 7})
         newer = square_notice("evt-new", object_id, 7, "2026-11-26T12:00:00Z")
@@ -83,17 +89,7 @@ def test_the_echo_of_our_own_set_is_not_read_back(
     A notice showing anything else is still read back from the channel."""
     seed(client, {"TEE-2": {"WH": 10}})
     with ServerThread(square_app()) as sim:
-        object_id = httpx.post(sim.url + "/_sim/items", json={"sku": "TEE-2", "quantity": 0}
-                               ).json()["catalog_object_id"]
-        r = client.post("/v1/channels", json={
-            "code": "square", "kind": "square", "name": "Square", "locations": ["WH"],
-            "settings": {"base_url": sim.url, "location_id": "LSTOCKSYNC001"},
-            "credentials": {"access_token": "EAAAEstocksyncSimulatorAccessToken",
-                            "signature_key": SIGNATURE_KEY}})
-        assert r.status_code == 201, r.text
-        url = server.url + r.json()["webhook_path"]
-        eventually(lambda: httpx.get(sim.url + "/_sim/state").json()["quantities"]
-                   .get("TEE-2", {}).get("LSTOCKSYNC001") == 10, what="initial push")
+        object_id, url = connect_square(server, client, sim.url, "TEE-2", 10)
         settle(server.svc)
 
         def reads() -> int:
