@@ -1,21 +1,34 @@
-"""What every benchmark needs: clean Ctrl-C/SIGTERM handling and a stocksync server in its
-own process (so the load and the server do not share one interpreter lock)."""
+"""What every benchmark needs: clean Ctrl-C/SIGTERM handling, a stocksync server in its own
+process (so the load and the server do not share one interpreter lock), its command line,
+the machine it ran on, its report's shared parts and its saved results."""
 
 from __future__ import annotations
 
+import argparse
+import json
+import math
+import os
+import platform
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
+from rich.console import Console
 
 SERVER_START_SECONDS = 30.0
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+RESULTS = Path(__file__).parent / "results"
+REPORT_WIDTH = 200  # when piped: rich would otherwise squeeze the tables into 80 columns
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -74,3 +87,89 @@ def uvicorn_app(env: dict[str, str], **popen: Any) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# ---- command line, machine, report, results ---------------------------------------------------
+
+
+def argument_parser(benchmark: str, doc: str | None, *, database_url: bool = True
+                    ) -> argparse.ArgumentParser:
+    """The parser every benchmark starts from; `database_url` adds --database-url."""
+    p = argparse.ArgumentParser(prog=f"python -m benchmarks.{benchmark}", description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    if database_url:
+        p.add_argument("--database-url", default=DEFAULT_URL, help="SQLAlchemy PostgreSQL URL")
+    return p
+
+
+def begin() -> tuple[Console, datetime]:
+    """Ctrl-C/SIGTERM handling on; the report's console and the start time."""
+    handle_signals()
+    return report_console(), datetime.now(UTC)
+
+
+def report_console() -> Console:
+    return Console(width=None if sys.stdout.isatty() else REPORT_WIDTH)
+
+
+def warn_if_busy(console: Console) -> None:
+    load = os.getloadavg()[0]
+    if load > (os.cpu_count() or 1) / 2:
+        console.print(f"[yellow]load average {load:.1f} on {os.cpu_count()} CPUs[/yellow]: "
+                      "other work on this machine will show up in the numbers")
+
+
+def environment(pg_url: str | None = None,
+                pg_settings: Sequence[str] = ("server_version", "synchronous_commit")
+                ) -> dict[str, object]:
+    """The machine, the code (commit and uncommitted src files) and, given `pg_url`, the
+    PostgreSQL settings that move the figures."""
+    here = Path(__file__).parent
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=here, check=False).stdout.strip()
+    # Paths in --porcelain output are from the repository root; the pathspec is from `here`.
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "../src"],
+                           capture_output=True, text=True, cwd=here, check=False
+                           ).stdout.split("\n")
+    env: dict[str, object] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                              "machine": platform.platform(), "git_commit": commit,
+                              "src_uncommitted": [line[3:] for line in dirty if line.strip()],
+                              "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    if pg_url is not None:
+        with suppress(Exception):  # the figures still count without the settings
+            engine = sa.create_engine(pg_url, connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                env["postgres"] = {name: str(conn.execute(sa.text(f"SHOW {name}")).scalar())
+                                   for name in pg_settings}
+            engine.dispose()
+    return env
+
+
+def percentile_ms(samples: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile, in milliseconds."""
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000
+
+
+def number(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def print_notes(notes: Sequence[str], console: Console) -> None:
+    for note in notes:
+        console.print(f"[yellow]note[/yellow] {note}")
+
+
+def save(benchmark: str, started: datetime, options: Mapping[str, object],
+         env: Mapping[str, object], indent: int | None = 2, **parts: object) -> Path:
+    """Write results/<benchmark>-<start>.json: how it was run, where, and `parts`."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{benchmark}-{started:%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps({
+        "benchmark": benchmark, "started_at": started.isoformat(),
+        "command": [Path(sys.executable).name, "-m", f"benchmarks.{benchmark}", *sys.argv[1:]],
+        "options": dict(options), "environment": dict(env), **parts,
+    }, indent=indent, default=str) + "\n")
+    return path

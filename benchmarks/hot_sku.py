@@ -12,13 +12,9 @@ in a throwaway schema that is dropped at the end, also on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
-import platform
 import secrets
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -26,7 +22,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import LiteralString, Protocol
@@ -39,7 +35,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, make_url, select
 
-from benchmarks.common import handle_signals, uvicorn_app
+from benchmarks import common
+from benchmarks.common import percentile_ms, uvicorn_app
 from stocksync.api.errors import render_domain_error
 from stocksync.api.routes.reservations import reservation_out
 from stocksync.api.schemas import ReservationIn
@@ -56,16 +53,13 @@ from stocksync.storage.sequencer import drain
 from stocksync.storage.tables import reservations, stock_levels
 from stocksync.storage.tenants import NewTenant, create_tenant
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 WARMUP_SECONDS = 1.0  # calls finishing in the first second are not measured (pool fill, plans)
 THROUGHPUT_STOCK = 10_000_000  # never sells out: the run measures throughput
 SELLOUT_STOCK = 500
 SELLOUT_LIMIT_SECONDS = 120.0  # a sell-out still running by then stops (and shows as a gap)
 JOIN_SECONDS = 30.0  # how long a stopping client may take to finish its current call
 ERROR_PAUSE_SECONDS = 0.01  # a failing client backs off a little instead of spinning
-REPORT_WIDTH = 190  # when piped: rich would otherwise squeeze the table into 80 columns
 LOCATION = "WH"
-RESULTS = Path(__file__).parent / "results"
 NAIVE_TABLES: tuple[LiteralString, ...] = (
     "CREATE TABLE naive_levels (sku text PRIMARY KEY, on_hand bigint NOT NULL, "
     "reserved bigint NOT NULL)",
@@ -221,14 +215,6 @@ def run_load(clients: Sequence[Client], reader: Reader, *, warmup: float, second
         first_error=next((t.first_error for t in [*tallies, read_tally] if t.first_error),
                          None),
     )
-
-
-def percentile_ms(samples: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile, in milliseconds."""
-    if not samples:
-        return None
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000
 
 
 def _verdict(status: int, body: str) -> bool:
@@ -653,44 +639,23 @@ def print_report(rows: Sequence[Row], console: Console) -> None:
                           f"{r.first_error}")
 
 
-def environment(dsn: str) -> dict[str, object]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        pg: dict[str, str] = {}
-        for name in ("server_version", "synchronous_commit", "max_connections",
-                     "shared_buffers"):
-            row = conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
-            pg[name] = str(row[0]) if row else "?"
-    commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent, check=False).stdout.strip()
-    return {"cpus": os.cpu_count(), "python": platform.python_version(),
-            "machine": platform.platform(), "git_commit": commit, "postgres": pg}
-
-
 def save(rows: Sequence[Row], args: argparse.Namespace, started: datetime,
          env: dict[str, object]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"hot_sku-{started:%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps({
-        "benchmark": "hot_sku", "started_at": started.isoformat(),
-        "command": [Path(sys.executable).name, "-m", "benchmarks.hot_sku", *sys.argv[1:]],
-        "options": {"clients": args.clients, "seconds": args.seconds, "repeat": args.repeat,
-                    "http": args.http, "warmup_seconds": WARMUP_SECONDS,
-                    "throughput_stock": THROUGHPUT_STOCK, "sellout_stock": SELLOUT_STOCK},
-        "environment": env, "rows": [asdict(r) for r in rows], "speedup": speedups(rows),
-    }, indent=2) + "\n")
-    return path
+    return common.save("hot_sku", started, {
+        "clients": args.clients, "seconds": args.seconds, "repeat": args.repeat,
+        "http": args.http, "warmup_seconds": WARMUP_SECONDS,
+        "throughput_stock": THROUGHPUT_STOCK, "sellout_stock": SELLOUT_STOCK,
+    }, env, rows=[asdict(r) for r in rows], speedup=speedups(rows))
 
 
 # ---- entry point ---------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.hot_sku", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = common.argument_parser("hot_sku", __doc__)
     p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per phase")
     p.add_argument("--clients", type=int, default=64, help="concurrent clients")
     p.add_argument("--repeat", type=int, default=1, help="throughput rounds (median ratio)")
-    p.add_argument("--database-url", default=DEFAULT_URL, help="SQLAlchemy PostgreSQL URL")
     p.add_argument("--http", action="store_true", help="also run the load through the API")
     args = p.parse_args(argv)
     if args.clients < 1 or args.seconds <= 0 or args.repeat < 1:
@@ -702,14 +667,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    handle_signals()
-    console = Console(width=None if sys.stdout.isatty() else REPORT_WIDTH)
-    started = datetime.now(UTC)
+    console, started = common.begin()
     url = make_url(args.database_url)
     base_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
     schema = f"bench_{secrets.token_hex(6)}"
     dsn = make_conninfo(base_dsn, options=f"-c search_path={schema}")
-    env = environment(base_dsn)
+    env = common.environment(args.database_url, ("server_version", "synchronous_commit",
+                                                 "max_connections", "shared_buffers"))
     rows: list[Row] = []
     svc: Stocksync | None = None
     with psycopg.connect(base_dsn, autocommit=True) as admin:

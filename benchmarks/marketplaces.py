@@ -29,7 +29,6 @@ simulator's `/_sim/violations` (Shopify has none: its THROTTLED answers stand in
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
 import sys
@@ -40,7 +39,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -51,14 +50,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import handle_signals, metrics_text
+from benchmarks import common
+from benchmarks.common import metrics_text, print_notes
 from benchmarks.propagation import (
-    DEFAULT_URL,
     LOCATION,
-    REPORT_WIDTH,
-    RESULTS,
     database,
-    environment,
     ledger_available,
     seed,
     stocksync_server,
@@ -595,38 +591,28 @@ def print_report(results: Sequence[ChannelResult], burst: BurstInfo | None,
     for r in results:
         if r.violation_report:
             console.print(f"[red]{r.channel} violations[/red]: {r.violation_report}")
-    for note in notes:
-        console.print(f"[yellow]note[/yellow] {note}")
+    print_notes(notes, console)
 
 
 def save(results: Sequence[ChannelResult], burst: BurstInfo | None, notes: Sequence[str],
          args: argparse.Namespace, started: datetime, env: dict[str, object]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"marketplaces-{started:%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps({
-        "benchmark": "marketplaces", "started_at": started.isoformat(),
-        "command": [Path(sys.executable).name, "-m", "benchmarks.marketplaces", *sys.argv[1:]],
-        "options": {"db": args.db, "events": args.events, "skus": args.skus,
-                    "stock_per_sku": STOCK, "sale_share": SALE_SHARE,
-                    "receipt_units": RECEIPT_UNITS, "threads": SENDER_THREADS,
-                    "amazon_feed_processing_delay_s": AMAZON_FEED_DELAY_S,
-                    "poll_seconds": POLL_SECONDS, "converge_limit_s": CONVERGE_SECONDS},
-        "environment": env, "burst": asdict(burst) if burst else None,
-        "channels": [asdict(r) for r in results], "notes": list(notes),
-    }, indent=2) + "\n")
-    return path
+    return common.save("marketplaces", started, {
+        "db": args.db, "events": args.events, "skus": args.skus, "stock_per_sku": STOCK,
+        "sale_share": SALE_SHARE, "receipt_units": RECEIPT_UNITS, "threads": SENDER_THREADS,
+        "amazon_feed_processing_delay_s": AMAZON_FEED_DELAY_S, "poll_seconds": POLL_SECONDS,
+        "converge_limit_s": CONVERGE_SECONDS,
+    }, env, burst=asdict(burst) if burst else None, channels=[asdict(r) for r in results],
+        notes=list(notes))
 
 
 # ---- entry point -----------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.marketplaces", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = common.argument_parser("marketplaces", __doc__)
     p.add_argument("--events", type=int, default=10_000, help="stock events in the burst")
     p.add_argument("--skus", type=int, default=200, help="SKUs the burst spreads over")
     p.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
-    p.add_argument("--database-url", default=DEFAULT_URL, help="SQLAlchemy PostgreSQL URL")
     args = p.parse_args(argv)
     if args.events < 1 or args.skus < 1:
         p.error("--events and --skus must be >= 1")
@@ -635,10 +621,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    handle_signals()
-    console = Console(width=None if sys.stdout.isatty() else REPORT_WIDTH)
-    started = datetime.now(UTC)
-    env = environment(args.database_url, [args.db])
+    console, started = common.begin()
+    env = common.environment(args.database_url if args.db == "postgres" else None)
     try:
         results, burst, notes = run(args, console)
     except KeyboardInterrupt:

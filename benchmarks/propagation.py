@@ -25,7 +25,6 @@ import itertools
 import json
 import math
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -37,7 +36,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
@@ -50,7 +49,14 @@ from rich.console import Console
 from rich.table import Table
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from benchmarks.common import handle_signals, metrics_text, uvicorn_app
+from benchmarks import common
+from benchmarks.common import (
+    metrics_text,
+    number,
+    percentile_ms,
+    print_notes,
+    uvicorn_app,
+)
 from stocksync.app import handlers
 from stocksync.bootstrap import build_service
 from stocksync.config import Settings
@@ -63,7 +69,6 @@ from stocksync.simulators.shopify_state import ShopifySimConfig, ShopifySimState
 from stocksync.storage.ledger import WriteContext
 from stocksync.storage.tenants import NewTenant, create_tenant
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 LOCATION = "WH"
 STOCK = 100_000  # per SKU: no sale is ever refused
 BURST_SALES = 5_000
@@ -84,8 +89,6 @@ SETTLE_SECONDS = 10.0  # stocksync marks the last pushes acknowledged (and obser
 POLL_SECONDS = 0.01
 STOCK_READ_CHUNK = 200  # GET /v1/stock takes at most 200 SKUs
 PG_POOL_SIZE = 20
-REPORT_WIDTH = 190  # when piped: rich would otherwise squeeze the tables into 80 columns
-RESULTS = Path(__file__).parent / "results"
 PROPAGATION_METRIC = "stocksync_propagation_seconds"
 
 
@@ -427,14 +430,6 @@ def sell(base_url: str, api_key: str, skus: Sequence[str], plan: Plan, threads: 
 # ---- what the phases measured ----------------------------------------------------------------
 
 
-def percentile_ms(samples: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile, in milliseconds."""
-    if not samples:
-        return None
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000
-
-
 def first_shown(sales: Sequence[Sale], acks: Sequence[Ack]) -> list[tuple[Sale, Ack | None]]:
     """For every recorded sale, the first write after which the channel showed its effect:
     available only falls during a phase, so that is the first value <= the sale's result."""
@@ -692,10 +687,6 @@ def run_database(db: str, args: argparse.Namespace, console: Console,
 # ---- report ----------------------------------------------------------------------------------
 
 
-def _num(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
 def print_report(rows: Sequence[Row], infos: Sequence[PhaseInfo], notes: Sequence[str],
                  console: Console) -> None:
     titles = {"latency": "propagation latency: sale sent (t0) → channel shows its effect",
@@ -709,76 +700,46 @@ def print_report(rows: Sequence[Row], infos: Sequence[PhaseInfo], notes: Sequenc
         for r in rows:
             if r.phase != phase:
                 continue
-            table.add_row(r.db, r.channel, r.measure, str(r.sales), _num(r.p50_ms),
-                          _num(r.p95_ms), _num(r.p99_ms), _num(r.max_ms),
+            table.add_row(r.db, r.channel, r.measure, str(r.sales), number(r.p50_ms),
+                          number(r.p95_ms), number(r.p99_ms), number(r.max_ms),
                           "-" if r.api_calls is None else str(r.api_calls),
-                          _num(r.events_per_call), _num(r.converge_s, 3),
+                          number(r.events_per_call), number(r.converge_s, 3),
                           "-" if r.wrong_finals is None else str(r.wrong_finals))
         console.print(table)
         for i in infos:
             if i.phase == phase:
                 console.print(f"  {i.db}: {i.recorded:,} sales recorded in {i.seconds:.2f} s "
-                              f"({i.sales_per_s:,.1f}/s), POST p50 {_num(i.api_p50_ms)} ms, "
-                              f"p99 {_num(i.api_p99_ms)} ms, late sends {i.late_sends}, "
+                              f"({i.sales_per_s:,.1f}/s), POST p50 {number(i.api_p50_ms)} ms, "
+                              f"p99 {number(i.api_p99_ms)} ms, late sends {i.late_sends}, "
                               f"errors {i.errors}"
                               + (f" (first: {i.first_error})" if i.first_error else ""))
     never = [r for r in rows if r.never_shown]
     for r in never:
         console.print(f"[red]{r.db} {r.phase} {r.channel}: {r.never_shown} recorded sales "
                       "never shown by the channel[/red]")
-    for note in notes:
-        console.print(f"[yellow]note[/yellow] {note}")
-
-
-def environment(pg_url: str, dbs: Sequence[str]) -> dict[str, object]:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent, check=False).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], capture_output=True,
-                           text=True, cwd=Path(__file__).parent, check=False).stdout.split("\n")
-    env: dict[str, object] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                              "machine": platform.platform(), "git_commit": commit,
-                              "src_uncommitted": [line[3:] for line in dirty if line.strip()],
-                              "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
-    if "postgres" in dbs:
-        with suppress(Exception):
-            engine = sa.create_engine(pg_url, connect_args={"connect_timeout": 3})
-            with engine.connect() as conn:
-                env["postgres"] = {name: str(conn.execute(sa.text(f"SHOW {name}")).scalar())
-                                   for name in ("server_version", "synchronous_commit")}
-            engine.dispose()
-    return env
+    print_notes(notes, console)
 
 
 def save(rows: Sequence[Row], infos: Sequence[PhaseInfo], notes: Sequence[str],
          args: argparse.Namespace, started: datetime, env: dict[str, object]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"propagation-{started:%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps({
-        "benchmark": "propagation", "started_at": started.isoformat(),
-        "command": [Path(sys.executable).name, "-m", "benchmarks.propagation", *sys.argv[1:]],
-        "options": {"db": args.db, "rate": args.rate, "seconds": args.seconds,
-                    "skus": args.skus, "stock_per_sku": STOCK, "paced_threads": PACED_THREADS,
-                    "burst_sales": BURST_SALES, "burst_skus": BURST_SKUS,
-                    "burst_threads": BURST_THREADS,
-                    "shopify_bucket": {"maximum_available": SHOP_BUCKET,
-                                       "restore_rate": SHOP_RESTORE_RATE}},
-        "environment": env, "rows": [asdict(r) for r in rows],
-        "phases": [asdict(i) for i in infos], "notes": list(notes),
-    }, indent=2) + "\n")
-    return path
+    return common.save("propagation", started, {
+        "db": args.db, "rate": args.rate, "seconds": args.seconds, "skus": args.skus,
+        "stock_per_sku": STOCK, "paced_threads": PACED_THREADS, "burst_sales": BURST_SALES,
+        "burst_skus": BURST_SKUS, "burst_threads": BURST_THREADS,
+        "shopify_bucket": {"maximum_available": SHOP_BUCKET, "restore_rate": SHOP_RESTORE_RATE},
+    }, env, rows=[asdict(r) for r in rows], phases=[asdict(i) for i in infos],
+        notes=list(notes))
 
 
 # ---- entry point -----------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.propagation", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = common.argument_parser("propagation", __doc__)
     p.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     p.add_argument("--rate", type=float, default=200.0, help="sales per second (latency)")
     p.add_argument("--seconds", type=float, default=10.0, help="length of the latency phase")
     p.add_argument("--skus", type=int, default=500, help="SKUs the latency phase sells")
-    p.add_argument("--database-url", default=DEFAULT_URL, help="SQLAlchemy PostgreSQL URL")
     args = p.parse_args(argv)
     if args.rate <= 0 or args.seconds <= 0 or args.skus < 1:
         p.error("--rate and --seconds must be > 0, --skus >= 1")
@@ -787,15 +748,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    handle_signals()
-    console = Console(width=None if sys.stdout.isatty() else REPORT_WIDTH)
-    started = datetime.now(UTC)
+    console, started = common.begin()
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    env = environment(args.database_url, dbs)
-    load = os.getloadavg()[0]
-    if load > (os.cpu_count() or 1) / 2:
-        console.print(f"[yellow]load average {load:.1f} on {os.cpu_count()} CPUs[/yellow]: "
-                      "other work on this machine will show up in the latencies")
+    env = common.environment(args.database_url if "postgres" in dbs else None)
+    common.warn_if_busy(console)
     rows: list[Row] = []
     infos: list[PhaseInfo] = []
     notes: list[str] = []

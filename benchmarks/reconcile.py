@@ -24,18 +24,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
-import os
-import platform
 import random
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -46,13 +42,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import insert
 
-from benchmarks.common import handle_signals
+from benchmarks import common
 from stocksync.app.connect import connect
 from stocksync.app.reconcile import ReconcileReport, reconcile
 from stocksync.app.service import Stocksync
 from stocksync.bootstrap import build_service
 from stocksync.channels.base import ChannelConnector, PushReport, QuantitySet
-from stocksync.channels.registry import MAPPING_FIELDS
+from stocksync.channels.shopify import ShopifyConnector
 from stocksync.channels.shopify_throttle import (
     LEVEL_COST_PER_ITEM,
     MAX_PAGE,
@@ -78,7 +74,7 @@ from stocksync.storage.channels import SqlChannels
 from stocksync.storage.tables import items, stock_levels
 from stocksync.storage.tenants import create_tenant
 
-SHOPIFY_ID = MAPPING_FIELDS[ChannelKind.SHOPIFY]  # where a SKU's inventory item id is kept
+SHOPIFY_ID = ShopifyConnector.mapping_field or ""  # where a SKU's inventory item id is kept
 STANDARD_RESTORE_RATE = 100.0  # shopify.md §4: Standard plan, current docs (older: 50)
 DEFAULT_BUCKET = 1000.0  # shopify.md §4: only published size (older docs); simulator default
 BUDGET_SECONDS = 600.0  # larger floors run a smaller catalogue and extrapolate
@@ -88,8 +84,6 @@ SHOPIFY_TOKEN = "shpat_reconcile_bench_token"
 LOCATION = "WH"
 CHANNEL = "shop"
 REFILL_MARGIN_S = 0.5
-REPORT_WIDTH = 190  # when piped: rich would otherwise squeeze the table into 80 columns
-RESULTS = Path(__file__).parent / "results"
 PHASES = {"discovery": "with discovery", "known": "mapping known"}
 
 
@@ -232,11 +226,12 @@ class KnownMapping:
         finally:
             self.timing.reads_s += time.perf_counter() - began
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
-        return self.inner.parse_webhook(headers, body)
-
 
 class WithDiscovery(KnownMapping):
+    @property
+    def mapping(self) -> dict[str, str]:
+        return self.inner.mapping  # type: ignore[attr-defined, no-any-return]
+
     async def discover_mapping(self, skus: Sequence[str] | None = None) -> dict[str, str]:
         began = time.perf_counter()
         self.timing.first_call = self.timing.first_call or began
@@ -373,35 +368,20 @@ def print_report(rows: Sequence[Row], console: Console) -> None:
             console.print(f"[red]{r.phase}: {problem}[/red]")
 
 
-def environment() -> dict[str, object]:
-    commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent, check=False).stdout.strip()
-    return {"cpus": os.cpu_count(), "python": platform.python_version(),
-            "machine": platform.platform(), "git_commit": commit}
-
-
 def save(rows: Sequence[Row], args: argparse.Namespace, run_skus: int, started: datetime,
          seed_s: dict[str, float]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"reconcile-{started:%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps({
-        "benchmark": "reconcile", "started_at": started.isoformat(),
-        "command": [Path(sys.executable).name, "-m", "benchmarks.reconcile", *sys.argv[1:]],
-        "options": {"skus": args.skus, "run_skus": run_skus, "restore_rate": args.restore_rate,
-                    "bucket": args.bucket, "phases": args.phases, "seed": args.seed,
-                    "budget_seconds": args.budget_seconds, "drift_share": DRIFT_SHARE},
-        "environment": environment(), "seed_seconds": seed_s,
-        "rows": [asdict(r) for r in rows],
-    }, indent=2) + "\n")
-    return path
+    return common.save("reconcile", started, {
+        "skus": args.skus, "run_skus": run_skus, "restore_rate": args.restore_rate,
+        "bucket": args.bucket, "phases": args.phases, "seed": args.seed,
+        "budget_seconds": args.budget_seconds, "drift_share": DRIFT_SHARE,
+    }, common.environment(), seed_seconds=seed_s, rows=[asdict(r) for r in rows])
 
 
 # ---- entry point -----------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.reconcile", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = common.argument_parser("reconcile", __doc__, database_url=False)
     p.add_argument("--skus", type=int, default=30_000, help="catalogue size to report")
     p.add_argument("--restore-rate", type=float, default=STANDARD_RESTORE_RATE,
                    help="cost points restored per second (Standard plan: 100)")
@@ -419,9 +399,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    handle_signals()
-    console = Console(width=None if sys.stdout.isatty() else REPORT_WIDTH)
-    started = datetime.now(UTC)
+    console, started = common.begin()
     phases = ["discovery", "known"] if args.phases == "both" else [args.phases]
     run_skus = runnable_skus(args.skus, phases, args.bucket, args.restore_rate,
                              args.budget_seconds)

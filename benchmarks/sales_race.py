@@ -50,15 +50,12 @@ import httpx
 from cryptography.fernet import Fernet
 from rich.console import Console
 
-from benchmarks.common import handle_signals
+from benchmarks import common
+from benchmarks.common import RESULTS
 from benchmarks.marketplaces import channel_skus
 from benchmarks.propagation import (
-    DEFAULT_URL,
     LOCATION,
-    REPORT_WIDTH,
-    RESULTS,
     database,
-    environment,
     seed,
     stocksync_server,
 )
@@ -322,29 +319,21 @@ def run(args: argparse.Namespace, console: Console) -> Race:
 
 def save(race: Race | None, notes: Sequence[str], args: argparse.Namespace,
          started: datetime, env: dict[str, object]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"sales_race-{started:%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps({
-        "benchmark": "sales_race", "started_at": started.isoformat(),
-        "command": [Path(sys.executable).name, "-m", "benchmarks.sales_race", *sys.argv[1:]],
-        "options": {**{k: v for k, v in vars(args).items() if k != "database_url"},
-                    "skus": SKUS, "scarce": SCARCE, "sellers": SELLERS},
-        "environment": env, "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-        "race": asdict(race) if race else None, "notes": list(notes),
-    }, indent=2, default=str) + "\n")
-    return path
+    return common.save("sales_race", started, {
+        **{k: v for k, v in vars(args).items() if k != "database_url"},
+        "skus": SKUS, "scarce": SCARCE, "sellers": SELLERS,
+    }, env, load_average_at_end=[round(x, 2) for x in os.getloadavg()],
+        race=asdict(race) if race else None, notes=list(notes))
 
 
 # ---- entry point ---------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.sales_race", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = common.argument_parser("sales_race", __doc__)
     p.add_argument("--seconds", type=float, default=60.0, help="how long sales are placed")
     p.add_argument("--rate", type=float, default=20.0, help="sales per second, all places")
     p.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
-    p.add_argument("--database-url", default=DEFAULT_URL, help="SQLAlchemy PostgreSQL URL")
     p.add_argument("--poll-seconds", type=float, default=None,
                    help="order_poll_seconds of every channel (default: each connector's)")
     p.add_argument("--converge-seconds", type=float, default=300.0,
@@ -361,10 +350,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    handle_signals()
-    console = Console(width=None if sys.stdout.isatty() else REPORT_WIDTH)
-    started = datetime.now(UTC)
-    env = environment(args.database_url, [args.db])
+    console, started = common.begin()
+    env = common.environment(args.database_url if args.db == "postgres" else None)
     race: Race | None = None
     notes: list[str] = []
     try:

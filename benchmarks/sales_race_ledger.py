@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks.common import metrics_text
-from benchmarks.propagation import STOCK_READ_CHUNK, Histogram, percentile_ms
+from benchmarks.common import metrics_text, percentile_ms
+from benchmarks.propagation import STOCK_READ_CHUNK, Histogram
 
 Json = dict[str, Any]
 EVENT_PAGE = 1000

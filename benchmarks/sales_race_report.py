@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.propagation import Histogram, histogram_ms, percentile_ms
+from benchmarks.common import percentile_ms
+from benchmarks.propagation import Histogram, histogram_ms
 from benchmarks.sales_race_ledger import Ledger
 from benchmarks.sales_race_platforms import Platform
 

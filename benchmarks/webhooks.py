@@ -34,9 +34,7 @@ import argparse
 import bisect
 import itertools
 import json
-import math
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -59,10 +57,10 @@ from rich.table import Table
 from starlette.types import Receive, Scope
 from starlette.types import Send as AsgiSend
 
-from benchmarks.common import free_port, handle_signals
+from benchmarks import common
+from benchmarks.common import free_port, number, percentile_ms, print_notes
 from stocksync.ingest.pos import EVENT, pos_signature
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 LOCATION = "STORE12"
 STORE_ID = "12"
 CHANNEL = "till"
@@ -80,8 +78,6 @@ POLL_SECONDS = 0.25
 SERVER_START_SECONDS = 30.0
 CLI_SECONDS = 120.0  # tenants create, verify
 JOIN_SECONDS = 45.0  # a stopping sender may be waiting for its last answer
-REPORT_WIDTH = 200  # when piped: rich would otherwise squeeze the table into 80 columns
-RESULTS = Path(__file__).parent / "results"
 ROOT = Path(__file__).parent.parent
 
 
@@ -496,14 +492,6 @@ def _settled(row: dict[str, Any]) -> Settled:
 # ---- what one database measured ----------------------------------------------------------------
 
 
-def percentile_ms(samples: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile, in milliseconds."""
-    if not samples:
-        return None
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000
-
-
 @dataclass(frozen=True, slots=True)
 class Row:
     db: str
@@ -707,10 +695,6 @@ def run_database(db: str, args: argparse.Namespace, console: Console,
 # ---- report ------------------------------------------------------------------------------------
 
 
-def _num(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
 def print_report(rows: Sequence[Row], notes: Sequence[str], console: Console) -> None:
     table = Table(title="webhooks: signed POS deliveries → ack → ledger")
     for col in ("db", "rate asked", "rate sent", "accepted/s", "ack p50 ms", "p95", "p99",
@@ -718,81 +702,51 @@ def print_report(rows: Sequence[Row], notes: Sequence[str], console: Console) ->
                 "exactly-once"):
         table.add_column(col, justify="left" if col in ("db", "exactly-once") else "right")
     for r in rows:
-        table.add_row(r.db, _num(r.rate_asked), _num(r.rate_sent), _num(r.accepted_per_s),
-                      _num(r.ack_p50_ms), _num(r.ack_p95_ms), _num(r.ack_p99_ms),
-                      _num(r.ack_max_ms), str(r.errors), f"{r.dupes_ok}/{r.redeliveries}",
-                      _num(r.ledger_p50_ms), _num(r.ledger_p99_ms), _num(r.drain_s, 2),
+        table.add_row(r.db, number(r.rate_asked), number(r.rate_sent), number(r.accepted_per_s),
+                      number(r.ack_p50_ms), number(r.ack_p95_ms), number(r.ack_p99_ms),
+                      number(r.ack_max_ms), str(r.errors), f"{r.dupes_ok}/{r.redeliveries}",
+                      number(r.ledger_p50_ms), number(r.ledger_p99_ms), number(r.drain_s, 2),
                       "[green]yes[/green]" if r.exactly_once else "[red]NO[/red]")
     console.print(table)
     for r in rows:
         console.print(
             f"  {r.db}: {r.requests:,} requests, {r.accepted:,} accepted, late sends "
-            f"{r.late_sends:,}; ack→ledger max {_num(r.ledger_max_ms)} ms; send→applied p50 "
-            f"{_num(r.send_to_applied_p50_ms)} ms, p99 {_num(r.send_to_applied_p99_ms)} ms; "
-            f"worker applied {_num(r.applied_per_s)} deliveries/s; on hand -"
+            f"{r.late_sends:,}; ack→ledger max {number(r.ledger_max_ms)} ms; send→applied p50 "
+            f"{number(r.send_to_applied_p50_ms)} ms, p99 {number(r.send_to_applied_p99_ms)} ms; "
+            f"worker applied {number(r.applied_per_s)} deliveries/s; on hand -"
             f"{r.on_hand_decrease:,} for {r.lines_expected:,} lines; verify "
             f"{'ok' if r.verify_ok else 'FAILED'}; CPU during load: generator "
-            f"{_num(r.generator_cpu_pct)} %, server {_num(r.server_cpu_pct)} % of one core")
+            f"{number(r.generator_cpu_pct)} %, server {number(r.server_cpu_pct)} % of one core")
         if (gen := r.senders_alone) is not None:
             console.print(
                 f"  {r.db}: senders alone (no-op server, {gen.seconds:g} s, just before): "
                 f"{gen.rate_sent:,.1f} of {gen.rate_asked:g} requests/s, late sends "
-                f"{gen.late_sends:,}, ack p99 {_num(gen.ack_p99_ms)} ms, CPU "
+                f"{gen.late_sends:,}, ack p99 {number(gen.ack_p99_ms)} ms, CPU "
                 f"{gen.cpu_pct:.1f} % of one core; load average at start {r.load_average:.1f}")
         for problem in r.problems:
             console.print(f"  [red]{r.db}: {problem}[/red]")
         if r.first_error:
             console.print(f"  [red]{r.db} first error[/red]: {r.first_error}")
-    for note in notes:
-        console.print(f"[yellow]note[/yellow] {note}")
-
-
-def environment(pg_url: str, dbs: Sequence[str]) -> dict[str, object]:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent, check=False).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], capture_output=True,
-                           text=True, cwd=Path(__file__).parent, check=False).stdout.split("\n")
-    env: dict[str, object] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                              "machine": platform.platform(), "git_commit": commit,
-                              "src_uncommitted": [line[3:] for line in dirty if line.strip()],
-                              "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
-    if "postgres" in dbs:
-        with suppress(Exception):
-            engine = sa.create_engine(pg_url, connect_args={"connect_timeout": 3})
-            with engine.connect() as conn:
-                env["postgres"] = {name: str(conn.execute(sa.text(f"SHOW {name}")).scalar())
-                                   for name in ("server_version", "synchronous_commit")}
-            engine.dispose()
-    return env
+    print_notes(notes, console)
 
 
 def save(outcomes: Sequence[Outcome], notes: Sequence[str], args: argparse.Namespace,
          started: datetime, env: dict[str, object]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"webhooks-{started:%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps({
-        "benchmark": "webhooks", "started_at": started.isoformat(),
-        "command": [Path(sys.executable).name, "-m", "benchmarks.webhooks", *sys.argv[1:]],
-        "options": {"db": args.db, "rate": args.rate, "seconds": args.seconds,
-                    "threads": args.threads, "skus": args.skus, "stock_per_sku": STOCK,
-                    "redelivery_share": REDELIVERY_SHARE,
-                    "redelivery_min_age_seconds": REDELIVERY_MIN_AGE_SECONDS,
-                    "late_seconds": LATE_SECONDS, "drain_timeout": args.drain_timeout,
-                    "generator_check_seconds": args.generator_check},
-        "environment": env, "rows": [asdict(o.row) for o in outcomes],
-        "notes": list(notes),
-        "requests": {o.row.db: {"columns": ["sent_ms", "ack_ms", "status", "outcome"],
-                                "rows": o.samples} for o in outcomes},
-    }) + "\n")
-    return path
+    return common.save("webhooks", started, {
+        "db": args.db, "rate": args.rate, "seconds": args.seconds, "threads": args.threads,
+        "skus": args.skus, "stock_per_sku": STOCK, "redelivery_share": REDELIVERY_SHARE,
+        "redelivery_min_age_seconds": REDELIVERY_MIN_AGE_SECONDS, "late_seconds": LATE_SECONDS,
+        "drain_timeout": args.drain_timeout, "generator_check_seconds": args.generator_check,
+    }, env, indent=None, rows=[asdict(o.row) for o in outcomes], notes=list(notes),
+        requests={o.row.db: {"columns": ["sent_ms", "ack_ms", "status", "outcome"],
+                             "rows": o.samples} for o in outcomes})
 
 
 # ---- entry point -------------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.webhooks", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = common.argument_parser("webhooks", __doc__)
     p.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     p.add_argument("--rate", type=float, default=500.0, help="requests per second")
     p.add_argument("--seconds", type=float, default=10.0, help="length of the load")
@@ -802,7 +756,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="seconds the inbox may take to drain after the load")
     p.add_argument("--generator-check", type=float, default=3.0, metavar="SECONDS",
                    help="first send at --rate to a no-op server for this long (0: skip)")
-    p.add_argument("--database-url", default=DEFAULT_URL, help="SQLAlchemy PostgreSQL URL")
     args = p.parse_args(argv)
     if args.rate <= 0 or args.seconds <= 0 or args.threads < 1 or args.skus < 2:
         p.error("--rate and --seconds must be > 0, --threads >= 1, --skus >= 2")
@@ -813,15 +766,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    handle_signals()
-    console = Console(width=None if sys.stdout.isatty() else REPORT_WIDTH)
-    started = datetime.now(UTC)
+    console, started = common.begin()
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    env = environment(args.database_url, dbs)
-    load = os.getloadavg()[0]
-    if load > (os.cpu_count() or 1) / 2:
-        console.print(f"[yellow]load average {load:.1f} on {os.cpu_count()} CPUs[/yellow]: "
-                      "other work on this machine will show up in the numbers")
+    env = common.environment(args.database_url if "postgres" in dbs else None)
+    common.warn_if_busy(console)
     outcomes: list[Outcome] = []
     notes: list[str] = []
     try:

@@ -5,20 +5,29 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 import pytest
 
 from stocksync.channels.amazon import AmazonConnector
-from stocksync.channels.base import PushReport, QuantitySet, RateLimited, Rejected, Unavailable
+from stocksync.channels.base import (
+    DiscoversMapping,
+    PushReport,
+    QuantitySet,
+    RateLimited,
+    Rejected,
+    Unavailable,
+)
 from stocksync.simulators.amazon import AmazonSimConfig, AmazonSimState, create_app
 from stocksync.simulators.amazon_state import DEFAULT_RATE_LIMITS
-from stocksync.simulators.server import ServerThread
+from tests.contract.conftest import Serve
+from tests.contract.connector_contract import ConnectorContract
+from tests.contract.harness import SimulatorHarness, run_connector
 
 T = TypeVar("T")
 # A generous usage plan keeps tests that are not about pacing quick: the connector starts at
@@ -32,66 +41,40 @@ CONFIG = AmazonSimConfig(lwa_client_id="amzn1.application-oa2-client.contract",
 
 
 @dataclass
-class Seller:
-    server: ServerThread
+class Seller(SimulatorHarness):
     sim: AmazonSimState
     config: AmazonSimConfig
-    admin: httpx.Client
 
     def add(self, sku: str, quantity: int | None = 0) -> None:
         self.admin.post("/_sim/items", json={"sku": sku, "quantity": quantity}
                         ).raise_for_status()
 
     def quantities(self) -> dict[str, int | None]:
-        quantities: dict[str, int | None] = self.admin.get("/_sim/state").json()["quantities"]
+        quantities: dict[str, int | None] = self.state()["quantities"]
         return quantities
 
     def requests(self, operation: str | None = None) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = self.admin.get("/_sim/requests").json()
-        return [r for r in records if operation is None or r["operation"] == operation]
-
-    def violations(self) -> dict[str, Any]:
-        report: dict[str, Any] = self.admin.get("/_sim/violations").json()
-        return report
-
-    def faults(self, **faults: Any) -> None:
-        self.admin.post("/_sim/faults", json=faults).raise_for_status()
+        return self.requests_where("operation", operation)
 
     def connect(self, work: Callable[[AmazonConnector], Awaitable[T]], **kwargs: Any) -> T:
-        """Run `work` with a fresh connector (and client) in its own event loop."""
         secret = kwargs.pop("client_secret", self.config.lwa_client_secret)
         seller_id = kwargs.pop("seller_id", self.config.seller_id)
         timeout = kwargs.pop("timeout", 5.0)
-
-        async def main() -> T:
-            async with httpx.AsyncClient(timeout=timeout) as client:
-                connector = AmazonConnector(
-                    client, self.server.url, self.config.lwa_client_id, secret,
-                    self.config.refresh_token, seller_id=seller_id,
-                    marketplace_id=self.config.marketplace_id,
-                    token_url=f"{self.server.url}/auth/o2/token", **kwargs)
-                return await work(connector)
-
-        return asyncio.run(main())
+        return run_connector(lambda client: AmazonConnector(
+            client, self.url, self.config.lwa_client_id, secret, self.config.refresh_token,
+            seller_id=seller_id, marketplace_id=self.config.marketplace_id,
+            token_url=f"{self.url}/auth/o2/token", **kwargs), work, timeout)
 
 
 @pytest.fixture
-def start_seller() -> Iterator[Callable[..., Seller]]:
-    sellers: list[Seller] = []
-
+def start_seller(serve: Serve) -> Callable[..., Seller]:
     def start(**overrides: Any) -> Seller:
         config = replace(CONFIG, **overrides)
         app = create_app(config)
-        server = ServerThread(app).start()
-        seller = Seller(server, app.state.sim, config,
-                        httpx.Client(base_url=server.url, timeout=5))
-        sellers.append(seller)
-        return seller
+        server, admin = serve(app)
+        return Seller(server, admin, app.state.sim, config)
 
-    yield start
-    for seller in sellers:
-        seller.admin.close()
-        seller.server.stop()
+    return start
 
 
 @pytest.fixture
@@ -321,26 +304,9 @@ def test_a_throttled_call_raises_rate_limited_and_is_not_the_clients_violation(
     assert (violations["count"], violations["transient_rate_limited"]) == (0, 1)
 
 
-def test_server_errors_and_timeouts_raise_unavailable(seller: Seller) -> None:
-    seller.add("INK", 1)
-    seller.faults(fail_next_n=1, fail_status=503)
-
-    async def work(c: AmazonConnector) -> PushReport:
-        with pytest.raises(Unavailable):
-            await c.set_quantities([QuantitySet("INK", 2)])
-        return await settle(c, {"INK": 2})
-
-    assert seller.connect(work).acknowledged == {"INK": 2}
-    seller.faults(latency_ms=300)
-    with pytest.raises(Unavailable):
-        seller.connect(push({"INK": 3}), timeout=0.1)
-
-
-def test_wrong_credentials_are_rejected(seller: Seller) -> None:
+def test_another_sellers_id_is_refused_once_more_with_a_fresh_token_then_rejected(
+        seller: Seller) -> None:
     seller.add("KEY", 1)
-    with pytest.raises(Rejected, match="invalid_client"):
-        seller.connect(push({"KEY": 2}), client_secret="wrong")
-    # Another seller's id: refused, one fresh token is tried, then Rejected.
     with pytest.raises(Rejected, match="Unauthorized"):
         seller.connect(push({"KEY": 2}), seller_id="A9SOMEONEELSE")
     assert [r["status"] for r in seller.requests("patchListingsItem")] == [403, 403]
@@ -367,11 +333,11 @@ def test_tokens_are_refreshed_before_they_expire_and_once_when_refused(
     assert seller.sim.tokens_issued == 3
 
 
-def test_webhooks_are_not_how_amazon_reports_changes(seller: Seller) -> None:
+def test_amazon_addresses_listings_by_sku_so_there_is_no_mapping_to_discover(
+        seller: Seller) -> None:
     async def work(c: AmazonConnector) -> None:
-        with pytest.raises(NotImplementedError, match="SQS"):
-            c.parse_webhook({}, b"{}")
-        assert not hasattr(c, "discover_mapping")  # Amazon addresses listings by SKU
+        assert not isinstance(c, DiscoversMapping)
+        assert AmazonConnector.mapping_field is None
 
     seller.connect(work)
 
@@ -397,3 +363,20 @@ def test_a_call_stops_at_its_time_budget_and_the_rest_stays_due(
     assert 0 < len(reports[0].pending) < len(skus)
     assert seller.quantities() == dict.fromkeys(skus, 4)
     assert len(seller.requests("patchListingsItem")) == len(skus)  # nothing sent twice
+
+
+class TestAmazonContract(ConnectorContract):
+    harness: ClassVar[str] = "seller"
+    wrong_credentials: ClassVar[dict[str, str]] = {"client_secret": "wrong"}
+    refused_credentials: ClassVar[str] = "invalid_client"
+    refusal: ClassVar[str] = "90000900"
+
+    def shown(self, sim: Seller, sku: str) -> int:
+        quantity = sim.quantities()[sku]
+        assert quantity is not None
+        return quantity
+
+    async def push(self, c: AmazonConnector, changes: list[QuantitySet]) -> PushReport:
+        # Amazon answers ACCEPTED (pending) first; ask again until it shows or refuses.
+        latest = {change.sku: change.quantity for change in changes}
+        return await settle(c, latest)

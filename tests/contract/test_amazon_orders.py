@@ -9,18 +9,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, Request, Response
 
 from stocksync.channels.amazon import AmazonConnector
 from stocksync.channels.amazon_auth import RateLimit
 from stocksync.channels.base import FetchesOrders, OrderPage, PollsOrders
 from stocksync.core.inbound import ChannelReturn, ChannelSale, Ignored, OrderNotice
 from stocksync.ingest.amazon import AmazonNotificationParser
-from stocksync.simulators.server import ServerThread
 from tests.contract import test_amazon_connector as base
 from tests.contract.test_amazon_connector import (
     Seller,
 )
+from tests.webhook_receiver import WebhookReceiver
 
 # The simulator fixtures of the connector suite, shared.
 start_seller = base.start_seller
@@ -177,42 +176,21 @@ def test_the_connector_declares_both_order_capabilities(seller: Seller) -> None:
     seller.connect(work)
 
 
-class Receiver:
-    """Stands in for stocksync's webhook endpoint: keeps what the forwarder posts."""
-
-    def __init__(self) -> None:
-        self.deliveries: list[tuple[dict[str, str], bytes]] = []
-        app = FastAPI()
-
-        @app.post("/webhooks/amazon/amazon-us")
-        async def receive(request: Request) -> Response:
-            headers = {k.lower(): v for k, v in request.headers.items()}
-            self.deliveries.append((headers, await request.body()))
-            return Response(status_code=204)
-
-        self.server = ServerThread(app).start()
-        self.url = f"{self.server.url}/webhooks/amazon/amazon-us"
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    yield found
-    found.server.stop()
+def receiver() -> Iterator[WebhookReceiver]:
+    """Stands in for stocksync's webhook endpoint: keeps what the forwarder posts."""
+    with WebhookReceiver("/webhooks/amazon/amazon-us", status=204) as found:
+        yield found
 
 
 def test_order_change_is_forwarded_signed_parsed_and_fetched_with_the_poll_keys(
-        seller: Seller, receiver: Receiver) -> None:
+        seller: Seller, receiver: WebhookReceiver) -> None:
     seller.admin.put("/_sim/order-change-forwarding",
                      json={"url": receiver.url, "secret": SECRET}).raise_for_status()
     seller.add("HAT", 4)
     cursor = _start()
     order = _order(seller, ("HAT", 2))
-    for _ in range(100):
-        if receiver.deliveries:
-            break
-        time.sleep(0.02)
-    [(headers, body)] = receiver.deliveries
+    [(headers, body)] = receiver.wait_for(1)
     parser = AmazonNotificationParser()
     assert parser.verify(SECRET, headers, body, receiver.url)
     assert not parser.verify("another-secret", headers, body, receiver.url)
@@ -220,7 +198,11 @@ def test_order_change_is_forwarded_signed_parsed_and_fetched_with_the_poll_keys(
                                             "marketplace_id": seller.config.marketplace_id})
     assert delivery.topic == "ORDER_CHANGE"
     assert delivery.messages == [OrderNotice(order["AmazonOrderId"])]
-    forwards = seller.admin.get("/_sim/order-change-forwards").json()
+    for _ in range(100):  # the forwarder notes the answer once it has read it
+        forwards = seller.admin.get("/_sim/order-change-forwards").json()
+        if forwards[0]["status"] is not None:
+            break
+        time.sleep(0.02)
     assert forwards[0]["notification_id"] == delivery.delivery_id
     assert forwards[0]["status"] == 204
 

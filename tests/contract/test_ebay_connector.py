@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-import httpx
 import pytest
 
-from stocksync.channels.base import PushReport, QuantitySet, RateLimited, Rejected, Unavailable
+from stocksync.channels.base import PushReport, QuantitySet, RateLimited, Rejected
 from stocksync.channels.ebay import DAILY_REVISION_CAP, REVISION_CAP_REASON, EbayConnector
 from stocksync.simulators.ebay import EbaySimConfig, EbaySimState, create_app
-from stocksync.simulators.server import ServerThread
+from tests.contract.conftest import Serve
+from tests.contract.connector_contract import ConnectorContract
+from tests.contract.harness import SimulatorHarness, run_connector
 
 CLIENT_ID = "contract-app"
 CLIENT_SECRET = "contract-cert"
@@ -26,10 +27,8 @@ T = TypeVar("T")
 
 
 @dataclass
-class Seller:
-    server: ServerThread
+class Seller(SimulatorHarness):
     sim: EbaySimState
-    admin: httpx.Client
 
     def add(self, sku: str, quantity: int, **spec: Any) -> dict[str, Any]:
         response = self.admin.post("/_sim/items", json={"sku": sku, "quantity": quantity,
@@ -38,54 +37,41 @@ class Seller:
         body: dict[str, Any] = response.json()
         return body
 
+    def buy(self, sku: str, quantity: int, marketplace_id: str | None = None
+            ) -> dict[str, Any]:
+        response = self.admin.post("/_sim/orders", json={
+            "sku": sku, "quantity": quantity, "marketplace_id": marketplace_id})
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
     def item(self, sku: str) -> dict[str, Any]:
-        item: dict[str, Any] = self.admin.get("/_sim/state").json()["items"][sku]
+        item: dict[str, Any] = self.state()["items"][sku]
         return item
 
     def revisions(self, listing_id: str) -> int:
-        return int(self.admin.get("/_sim/state").json()["revisions"].get(listing_id, 0))
+        return int(self.state()["revisions"].get(listing_id, 0))
 
     def requests(self, path: str | None = None) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = self.admin.get("/_sim/requests").json()
-        return [r for r in records if path is None or r["path"] == path]
-
-    def violations(self) -> dict[str, Any]:
-        body: dict[str, Any] = self.admin.get("/_sim/violations").json()
-        return body
-
-    def faults(self, **faults: Any) -> None:
-        self.admin.post("/_sim/faults", json=faults).raise_for_status()
+        return self.requests_where("path", path)
 
     def connect(self, work: Callable[[EbayConnector], Awaitable[T]], **kwargs: Any) -> T:
-        """Run `work` with a fresh connector (a new process, as far as it can tell)."""
         timeout = kwargs.pop("timeout", 5.0)
         secret = kwargs.pop("client_secret", CLIENT_SECRET)
         refresh = kwargs.pop("refresh_token", REFRESH_TOKEN)
-
-        async def main() -> T:
-            async with httpx.AsyncClient(timeout=timeout) as client:
-                return await work(EbayConnector(client, self.server.url, CLIENT_ID, secret,
-                                                refresh, **kwargs))
-
-        return asyncio.run(main())
+        return run_connector(lambda client: EbayConnector(
+            client, self.url, CLIENT_ID, secret, refresh, **kwargs), work, timeout)
 
 
 @pytest.fixture
-def start_seller() -> Iterator[Callable[..., Seller]]:
-    sellers: list[Seller] = []
-
+def start_seller(serve: Serve) -> Callable[..., Seller]:
     def start(**config: Any) -> Seller:
         app = create_app(EbaySimConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                                        refresh_token=REFRESH_TOKEN, **config))
-        server = ServerThread(app).start()
-        seller = Seller(server, app.state.sim, httpx.Client(base_url=server.url, timeout=5))
-        sellers.append(seller)
-        return seller
+        server, admin = serve(app)
+        return Seller(server, admin, app.state.sim)
 
-    yield start
-    for seller in sellers:
-        seller.admin.close()
-        seller.server.stop()
+    return start
 
 
 @pytest.fixture
@@ -220,29 +206,10 @@ def test_a_token_refused_again_after_refreshing_is_rejected(seller: Seller) -> N
             ] == ["unauthorized", "unauthorized"]
 
 
-@pytest.mark.parametrize("credentials", [{"refresh_token": "v^1.1#revoked"},
-                                         {"client_secret": "wrong"}])
-def test_credentials_ebay_refuses_are_rejected(seller: Seller,
-                                               credentials: dict[str, str]) -> None:
+def test_a_revoked_refresh_token_is_rejected_at_the_token_endpoint(seller: Seller) -> None:
     with pytest.raises(Rejected):
-        seller.connect(lambda c: c.fetch_quantities(["ANY"]), **credentials)
+        seller.connect(lambda c: c.fetch_quantities(["ANY"]), refresh_token="v^1.1#revoked")
     assert [r["outcome"] for r in seller.requests()] == ["token_refused"]
-
-
-def test_server_errors_and_timeouts_raise_unavailable(seller: Seller) -> None:
-    seller.add("PEN", 1)
-
-    async def work(c: EbayConnector) -> dict[str, int]:
-        seller.faults(fail_next_n=1, fail_status=502)
-        with pytest.raises(Unavailable):
-            await c.fetch_quantities(["PEN"])
-        seller.faults(latency_ms=400)
-        with pytest.raises(Unavailable):
-            await c.fetch_quantities(["PEN"])
-        seller.faults(latency_ms=0)
-        return await c.fetch_quantities(["PEN"])
-
-    assert seller.connect(work, timeout=0.2) == {"PEN": 1}
 
 
 def test_a_burst_is_paced_within_the_call_quota(start_seller: Callable[..., Seller]) -> None:
@@ -376,3 +343,12 @@ def test_create_or_replace_needs_content_language_a_short_title_and_replaces_ful
     assert [r.status_code for r in (no_language, long_title, replaced)] == [400, 400, 204]
     assert long_title.json()["errors"][0]["errorId"] == 25709
     assert seller.item("BAG")["quantity"] == 0  # availability not resent: quantity lost
+
+
+class TestEbayContract(ConnectorContract):
+    harness: ClassVar[str] = "seller"
+    wrong_credentials: ClassVar[dict[str, str]] = {"client_secret": "wrong"}
+    refusal: ClassVar[str] = "25709: Invalid value"
+
+    def shown(self, sim: Seller, sku: str) -> int:
+        return int(sim.item(sku)["quantity"])

@@ -3,66 +3,21 @@ and two marketplaces' channels on one account, over real HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
 
-import httpx
 import pytest
 
 from stocksync.channels.base import FetchesOrders, OrderPage, PollsOrders, QuantitySet
 from stocksync.channels.ebay import EbayConnector
 from stocksync.channels.ebay_orders import OrderCursor
 from stocksync.core.inbound import ChannelReturn, ChannelSale, Ignored, InboundMessage
-from stocksync.simulators.ebay import EbaySimConfig, create_app
-from stocksync.simulators.server import ServerThread
+from tests.contract import test_ebay_connector as base
 
-CLIENT_ID, CLIENT_SECRET = "orders-app", "orders-cert"
-REFRESH_TOKEN = "v^1.1#orders-refresh"
 ORDERS = "/sell/fulfillment/v1/order"
-T = TypeVar("T")
-
-
-@dataclass
-class Seller:
-    server: ServerThread
-    admin: httpx.Client
-
-    def add(self, sku: str, quantity: int, **spec: Any) -> dict[str, Any]:
-        response = self.admin.post("/_sim/items", json={"sku": sku, "quantity": quantity,
-                                                        **spec})
-        response.raise_for_status()
-        body: dict[str, Any] = response.json()
-        return body
-
-    def buy(self, sku: str, quantity: int, marketplace_id: str | None = None
-            ) -> dict[str, Any]:
-        response = self.admin.post("/_sim/orders", json={
-            "sku": sku, "quantity": quantity, "marketplace_id": marketplace_id})
-        response.raise_for_status()
-        body: dict[str, Any] = response.json()
-        return body
-
-    def item(self, sku: str) -> dict[str, Any]:
-        item: dict[str, Any] = self.admin.get("/_sim/state").json()["items"][sku]
-        return item
-
-    def connect(self, work: Callable[[EbayConnector], Awaitable[T]], **kwargs: Any) -> T:
-        async def main() -> T:
-            async with httpx.AsyncClient(timeout=5.0) as client:
-                return await work(EbayConnector(client, self.server.url, CLIENT_ID,
-                                                CLIENT_SECRET, REFRESH_TOKEN, **kwargs))
-        return asyncio.run(main())
-
-
-@pytest.fixture
-def seller() -> Iterator[Seller]:
-    app = create_app(EbaySimConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                                   refresh_token=REFRESH_TOKEN))
-    with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=5) as admin:
-        yield Seller(server, admin)
+CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN = base.CLIENT_ID, base.CLIENT_SECRET, base.REFRESH_TOKEN
+Seller = base.Seller
+seller = base.seller
+start_seller = base.start_seller
 
 
 def since(minutes: float = 1.0) -> str:

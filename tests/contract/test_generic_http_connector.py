@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-import httpx
 import pytest
 
-from stocksync.channels.base import QuantitySet, Rejected, Unavailable
+from stocksync.channels.base import QuantitySet, Unavailable
 from stocksync.channels.generic_http import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
@@ -19,68 +17,43 @@ from stocksync.channels.generic_http import (
     sign,
 )
 from stocksync.simulators.generic_http import GenericHttpSimConfig, create_app
-from stocksync.simulators.server import ServerThread
+from tests.contract.conftest import Serve
+from tests.contract.connector_contract import KeyedConnectorContract
+from tests.contract.harness import SimulatorHarness, run_connector
 
 SECRET = "portal-secret"
 T = TypeVar("T")
 
 
 @dataclass
-class Portal:
-    server: ServerThread
-    admin: httpx.Client
-
+class Portal(SimulatorHarness):
     @property
     def endpoint(self) -> str:
-        return f"{self.server.url}/inventory"
-
-    def state(self) -> dict[str, Any]:
-        body: dict[str, Any] = self.admin.get("/_sim/state").json()
-        return body
+        return f"{self.url}/inventory"
 
     def requests(self) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = self.admin.get("/_sim/requests").json()
-        return records
-
-    def faults(self, **faults: Any) -> None:
-        self.admin.post("/_sim/faults", json=faults).raise_for_status()
+        return self.requests_where("method", None)
 
     def connect(self, work: Callable[[GenericHttpConnector], Awaitable[T]], *,
                 secret: str = SECRET, timeout: float = 5.0, key_namespace: str | None = None
                 ) -> T:
-        """Run `work` with a fresh connector (a new process, as far as it can tell)."""
-        async def main() -> T:
-            async with httpx.AsyncClient(timeout=timeout) as client:
-                return await work(GenericHttpConnector(client, self.endpoint, secret,
-                                                       key_namespace=key_namespace))
-
-        return asyncio.run(main())
+        return run_connector(lambda client: GenericHttpConnector(
+            client, self.endpoint, secret, key_namespace=key_namespace), work, timeout)
 
 
 @pytest.fixture
-def portal() -> Iterator[Portal]:
-    with ServerThread(create_app(GenericHttpSimConfig(secret=SECRET))) as server, \
-            httpx.Client(base_url=server.url, timeout=5) as admin:
-        yield Portal(server, admin)
+def portal(serve: Serve) -> Portal:
+    return Portal(*serve(create_app(GenericHttpSimConfig(secret=SECRET))))
 
 
-def test_signed_pushes_are_applied_and_read_back(portal: Portal) -> None:
-    async def work(c: GenericHttpConnector) -> tuple[Any, dict[str, int]]:
-        report = await c.set_quantities([QuantitySet("A-1", 3), QuantitySet("B-2", 0),
-                                         QuantitySet("A-1", 5)])  # last value wins
-        return report, await c.fetch_quantities(["A-1", "B-2", "UNKNOWN"])
+def test_pushes_and_reads_are_signed(portal: Portal) -> None:
+    async def work(c: GenericHttpConnector) -> dict[str, int]:
+        await c.set_quantities([QuantitySet("A-1", 3)])
+        return await c.fetch_quantities(["A-1"])
 
-    report, fetched = portal.connect(work)
-    assert report.acknowledged == {"A-1": 5, "B-2": 0}
-    assert fetched == {"A-1": 5, "B-2": 0}
-    assert portal.state()["quantities"] == {"A-1": 5, "B-2": 0}
+    assert portal.connect(work) == {"A-1": 3}
+    assert [r["method"] for r in portal.requests()] == ["POST", "GET"]
     assert all(r["signature_valid"] for r in portal.requests())
-
-
-def test_a_wrong_secret_gets_401_and_is_rejected(portal: Portal) -> None:
-    with pytest.raises(Rejected):
-        portal.connect(lambda c: c.set_quantities([QuantitySet("A-1", 3)]), secret="wrong")
-    assert portal.state() == {"quantities": {}, "deliveries": 0, "unauthorized_count": 1}
 
 
 def test_a_tampered_body_fails_the_signature_check(portal: Portal) -> None:
@@ -142,25 +115,27 @@ def test_after_a_restart_an_identical_push_is_not_dropped_as_a_duplicate(
     assert outcomes == ["applied", "applied", "duplicate", "applied"]
 
 
-@pytest.mark.parametrize("faults", [{"fail_next_n": 1, "fail_status": 503},
-                                    {"fail_next_n": 1, "fail_status": 500},
-                                    {"down": True}])
-def test_receiver_failures_raise_unavailable(portal: Portal, faults: dict[str, Any]) -> None:
-    portal.faults(**faults)
+def test_a_receiver_that_is_down_raises_unavailable(portal: Portal) -> None:
+    portal.faults(down=True)
     with pytest.raises(Unavailable):
         portal.connect(lambda c: c.set_quantities([QuantitySet("A-1", 3)]))
     assert portal.state()["quantities"] == {}
 
 
-def test_a_slow_receiver_times_out_as_unavailable(portal: Portal) -> None:
-    portal.faults(latency_ms=500)
-    with pytest.raises(Unavailable):
-        portal.connect(lambda c: c.set_quantities([QuantitySet("A-1", 3)]), timeout=0.1)
+class TestGenericHttpContract(KeyedConnectorContract):
+    harness: ClassVar[str] = "portal"
+    wrong_credentials: ClassVar[dict[str, str]] = {"secret": "wrong"}
+    refusal: ClassVar[str] = "quantity must be an integer >= 0"
 
+    def seed(self, sim: Portal, stock: dict[str, int]) -> None:
+        # A portal is fed only by stocksync: what it has, a push put there.
+        report = sim.connect(lambda c: c.set_quantities(
+            [QuantitySet(sku, quantity) for sku, quantity in stock.items()]))
+        assert report.acknowledged == stock
 
-def test_skus_the_receiver_refuses_are_rejected_and_the_rest_applied(portal: Portal) -> None:
-    report = portal.connect(lambda c: c.set_quantities([QuantitySet("A-1", 2),
-                                                        QuantitySet("BAD", -1)]))
-    assert report.acknowledged == {"A-1": 2}
-    assert set(report.rejected) == {"BAD"}
-    assert portal.state()["quantities"] == {"A-1": 2}
+    def shown(self, sim: Portal, sku: str) -> int:
+        return int(sim.state()["quantities"][sku])
+
+    def pushes(self, sim: Portal) -> list[tuple[str, str]]:
+        return [(r["delivery_id"], "replayed" if r["outcome"] == "duplicate" else "applied")
+                for r in sim.requests() if r["method"] == "POST"]

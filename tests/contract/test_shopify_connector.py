@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-import httpx
 import pytest
-from fastapi import FastAPI, Request, Response
 
-from stocksync.channels.base import QuantitySet, RateLimited, Rejected, Unavailable
+from stocksync.channels.base import QuantitySet, RateLimited
 from stocksync.channels.shopify import ShopifyConnector, verify_webhook
-from stocksync.simulators.server import ServerThread
 from stocksync.simulators.shopify import ShopifySimConfig, ShopifySimState, create_app
+from tests.contract.conftest import Serve
+from tests.contract.connector_contract import KeyedConnectorContract
+from tests.contract.harness import SimulatorHarness, run_connector
+from tests.webhook_receiver import WebhookReceiver
 
 TOKEN = "shpat_contract_test"
 SECRET = "hush"
@@ -28,14 +29,8 @@ PUSH_ROUNDS = 15
 
 
 @dataclass
-class Shop:
-    server: ServerThread
+class Shop(SimulatorHarness):
     sim: ShopifySimState
-    admin: httpx.Client
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     @property
     def location_id(self) -> str:
@@ -49,42 +44,26 @@ class Shop:
         return str(response.json()["inventory_item_id"])
 
     def available(self, sku: str) -> int:
-        levels = self.admin.get("/_sim/state").json()["available"][sku]
+        levels = self.state()["available"][sku]
         return int(levels[str(self.sim.default_location_id)])
 
     def requests(self, root_field: str | None = None) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = self.admin.get("/_sim/requests").json()
-        return [r for r in records if root_field is None or r["root_field"] == root_field]
+        return self.requests_where("root_field", root_field)
 
     def connect(self, work: Callable[[ShopifyConnector], Awaitable[T]], **kwargs: Any) -> T:
-        """Run `work` with a fresh connector (and client) in its own event loop."""
-        token = kwargs.pop("token", TOKEN)
-        timeout = kwargs.pop("timeout", 5.0)
-
-        async def main() -> T:
-            async with httpx.AsyncClient(timeout=timeout) as client:
-                connector = ShopifyConnector(client, self.url, token,
-                                             location_id=self.location_id, **kwargs)
-                return await work(connector)
-
-        return asyncio.run(main())
+        token, timeout = kwargs.pop("token", TOKEN), kwargs.pop("timeout", 5.0)
+        return run_connector(lambda client: ShopifyConnector(
+            client, self.url, token, location_id=self.location_id, **kwargs), work, timeout)
 
 
 @pytest.fixture
-def start_shop() -> Iterator[Callable[..., Shop]]:
-    shops: list[Shop] = []
-
+def start_shop(serve: Serve) -> Callable[..., Shop]:
     def start(**config: Any) -> Shop:
         app = create_app(ShopifySimConfig(access_token=TOKEN, **config))
-        server = ServerThread(app).start()
-        shop = Shop(server, app.state.sim, httpx.Client(base_url=server.url, timeout=5))
-        shops.append(shop)
-        return shop
+        server, admin = serve(app)
+        return Shop(server, admin, app.state.sim)
 
-    yield start
-    for shop in shops:
-        shop.admin.close()
-        shop.server.stop()
+    return start
 
 
 @pytest.fixture
@@ -229,27 +208,6 @@ def test_2026_04_requires_an_idempotency_key_and_change_from_quantity(shop: Shop
     assert shop.available("BAG") == 5
 
 
-def test_a_push_that_timed_out_is_retried_with_the_same_key_and_applied_once(
-        shop: Shop) -> None:
-    shop.add("LAMP", 2)
-
-    async def push_through_timeout(c: ShopifyConnector) -> Any:
-        await c.discover_mapping(["LAMP"])
-        shop.admin.post("/_sim/faults", json={"latency_ms": 400}).raise_for_status()
-        with pytest.raises(Unavailable):  # the client gives up; Shopify still applies it
-            await c.set_quantities([QuantitySet("LAMP", 3, known=2)])
-        await asyncio.sleep(0.6)
-        shop.admin.post("/_sim/faults", json={"latency_ms": 0}).raise_for_status()
-        return await c.set_quantities([QuantitySet("LAMP", 3, known=2)])
-
-    report = shop.connect(push_through_timeout, timeout=0.2)
-    assert report.acknowledged == {"LAMP": 3}
-    assert shop.available("LAMP") == 3
-    mutations = shop.requests("inventorySetQuantities")
-    assert len({m["idempotency_key"] for m in mutations}) == 1
-    assert [m["replayed"] for m in mutations] == [False, True]
-
-
 def test_after_a_restart_an_identical_push_is_not_swallowed_by_an_old_idempotency_result(
         shop: Shop) -> None:
     shop.add("VASE", 3)
@@ -315,40 +273,6 @@ def test_throttled_responses_raise_rate_limited_with_the_bucket_deficit(shop: Sh
     assert shop.sim.throttled_count == 1
 
 
-def test_server_errors_raise_unavailable_and_the_next_call_succeeds(shop: Shop) -> None:
-    shop.add("INK", 1)
-    shop.admin.post("/_sim/faults", json={"fail_next_n": 1, "fail_status": 502})
-
-    async def work(c: ShopifyConnector) -> dict[str, str]:
-        with pytest.raises(Unavailable):
-            await c.discover_mapping(["INK"])
-        return await c.discover_mapping(["INK"])
-
-    assert set(shop.connect(work)) == {"INK"}
-
-
-def test_a_wrong_access_token_is_rejected(shop: Shop) -> None:
-    with pytest.raises(Rejected):
-        shop.connect(lambda c: c.discover_mapping(), token="shpat_wrong")
-    assert shop.requests()[-1]["outcome"] == "unauthorized"
-
-
-def test_entries_shopify_refuses_are_rejected_and_the_rest_applied(shop: Shop) -> None:
-    shop.add("OK-1", 1)
-    shop.add("NEG-1", 1)
-    shop.admin.post("/_sim/locations", json={"name": "Store"}).raise_for_status()
-
-    async def work(c: ShopifyConnector) -> Any:
-        await c.discover_mapping()
-        return await c.set_quantities([QuantitySet("OK-1", 5, known=1),
-                                       QuantitySet("NEG-1", -2, known=1)])
-
-    report = shop.connect(work)
-    assert report.acknowledged == {"OK-1": 5}
-    assert report.rejected["NEG-1"].startswith("INVALID_QUANTITY_NEGATIVE")
-    assert shop.available("OK-1") == 5 and shop.available("NEG-1") == 1
-
-
 def test_api_version_2025_01_uses_compare_quantity_and_reports_its_stale_code(
         shop: Shop) -> None:
     shop.add("OLD", 3)
@@ -370,32 +294,9 @@ def test_api_version_2025_01_uses_compare_quantity_and_reports_its_stale_code(
     assert [m["codes"] for m in mutations] == [[], ["COMPARE_QUANTITY_STALE"]]
 
 
-@dataclass
-class Receiver:
-    fail_first: int
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    def app(self) -> FastAPI:
-        app = FastAPI()
-
-        @app.post("/hooks")
-        async def hook(request: Request) -> Response:
-            self.received.append((dict(request.headers), await request.body()))
-            return Response(status_code=500 if len(self.received) <= self.fail_first else 200)
-
-        return app
-
-    def wait_for(self, count: int) -> None:
-        deadline = time.monotonic() + 5
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert len(self.received) >= count
-
-
 def test_webhooks_are_signed_retried_and_verifiable(start_shop: Callable[..., Shop]) -> None:
-    receiver = Receiver(fail_first=2)
-    with ServerThread(receiver.app()) as hooks:
-        shop = start_shop(webhook_url=f"{hooks.url}/hooks", webhook_secret=SECRET,
+    with WebhookReceiver(fail_first=2) as receiver:
+        shop = start_shop(webhook_url=receiver.url, webhook_secret=SECRET,
                           webhook_retry_scale=0.0001)
         shop.add("SOCK", 10)
         shop.admin.put("/_sim/inventory/SOCK", json={"available": 6}).raise_for_status()
@@ -429,3 +330,16 @@ def test_verify_webhook_matches_the_reference_vector() -> None:
     body = b'{"inventory_item_id":271878346596884015,"location_id":24826418,"available":6}'
     assert verify_webhook("hush", body, "qienOfUDGdDSvZPD0z6cgrv262O9Tq7ekMF4YZ+pslA=")
     assert not verify_webhook("hush!", body, "qienOfUDGdDSvZPD0z6cgrv262O9Tq7ekMF4YZ+pslA=")
+
+
+class TestShopifyContract(KeyedConnectorContract):
+    harness: ClassVar[str] = "shop"
+    wrong_credentials: ClassVar[dict[str, str]] = {"token": "shpat_wrong"}
+    refusal: ClassVar[str] = "INVALID_QUANTITY_NEGATIVE"
+
+    def shown(self, sim: Shop, sku: str) -> int:
+        return sim.available(sku)
+
+    def pushes(self, sim: Shop) -> list[tuple[str, str]]:
+        return [(m["idempotency_key"], "replayed" if m["replayed"] else "applied")
+                for m in sim.requests("inventorySetQuantities")]

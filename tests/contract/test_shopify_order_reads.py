@@ -3,17 +3,15 @@ an order read back gives exactly the messages (and keys) its webhooks give."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request, Response
 
 from stocksync.channels.base import FetchesOrders, OrderPage, PollsOrders
 from stocksync.channels.shopify import ShopifyConnector
@@ -40,6 +38,8 @@ from stocksync.simulators.server import ServerThread
 from stocksync.simulators.shopify import ShopifySimConfig, ShopifySimState, create_app
 from stocksync.simulators.shopify_operation import recognise
 from stocksync.simulators.shopify_order_queries import cost_order
+from tests.contract.harness import run_connector
+from tests.webhook_receiver import WebhookReceiver
 
 TOKEN = "shpat_order_reads"
 SECRET = "hush"
@@ -47,32 +47,13 @@ PARSER = ShopifyWebhookParser()
 T = TypeVar("T")
 
 
-@dataclass
-class Hooks:
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    def app(self) -> FastAPI:
-        app = FastAPI()
-
-        @app.post("/hooks")
-        async def hook(request: Request) -> Response:
-            self.received.append((dict(request.headers), await request.body()))
-            return Response(status_code=200)
-
-        return app
-
+class Hooks(WebhookReceiver):
     def parsed(self, topic: str, settings: dict[str, str] | None = None
                ) -> list[InboundMessage]:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            found = [(h, b) for h, b in self.received if h["x-shopify-topic"] == topic]
-            if found:
-                messages: list[InboundMessage] = []
-                for headers, body in found:
-                    messages += PARSER.parse(headers, body, settings or {}).messages
-                return messages
-            time.sleep(0.02)
-        raise AssertionError(f"no {topic} delivery arrived")
+        messages: list[InboundMessage] = []
+        for headers, body in self.wait_for_header("x-shopify-topic", topic):
+            messages += PARSER.parse(headers, body, settings or {}).messages
+        return messages
 
 
 @dataclass
@@ -97,12 +78,8 @@ class Shop:
         return response.json()
 
     def connect(self, work: Callable[[ShopifyConnector], Awaitable[T]], **kwargs: Any) -> T:
-        async def main() -> T:
-            async with httpx.AsyncClient(timeout=5) as client:
-                return await work(ShopifyConnector(
-                    client, self.url, TOKEN, location_id=str(self.location), **kwargs))
-
-        return asyncio.run(main())
+        return run_connector(lambda client: ShopifyConnector(
+            client, self.url, TOKEN, location_id=str(self.location), **kwargs), work)
 
     def fetch(self, order_id: object, **kwargs: Any) -> list[InboundMessage]:
         return self.connect(lambda c: c.fetch_orders([str(order_id)]), **kwargs)
@@ -113,11 +90,10 @@ class Shop:
 
 @pytest.fixture
 def shop() -> Iterator[Shop]:
-    hooks = Hooks()
     created = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
-    with ServerThread(hooks.app()) as receiver:
+    with Hooks() as hooks:
         app = create_app(ShopifySimConfig(
-            access_token=TOKEN, webhook_url=f"{receiver.url}/hooks", webhook_secret=SECRET,
+            access_token=TOKEN, webhook_url=hooks.url, webhook_secret=SECRET,
             webhook_retry_scale=0.0001))
         with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=5) as admin:
             yield Shop(admin, server.url, app.state.sim, hooks, created)

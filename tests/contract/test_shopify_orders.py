@@ -4,15 +4,13 @@ and over Shopify's published sample payloads (tests/fixtures/shopify/SOURCES.md)
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request, Response
 
 from stocksync.core.inbound import (
     ChannelReturn,
@@ -24,38 +22,18 @@ from stocksync.core.inbound import (
 from stocksync.ingest.shopify import ShopifyWebhookParser
 from stocksync.simulators.server import ServerThread
 from stocksync.simulators.shopify import ShopifySimConfig, create_app
+from tests.webhook_receiver import WebhookReceiver
 
 SECRET = "hush"
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "shopify"
 PARSER = ShopifyWebhookParser()
 
 
-@dataclass
-class Hooks:
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    def app(self) -> FastAPI:
-        app = FastAPI()
-
-        @app.post("/hooks")
-        async def hook(request: Request) -> Response:
-            self.received.append((dict(request.headers), await request.body()))
-            return Response(status_code=200)
-
-        return app
-
-    def topic(self, topic: str, count: int = 1) -> list[tuple[dict[str, str], bytes]]:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            found = [(h, b) for h, b in self.received if h["x-shopify-topic"] == topic]
-            if len(found) >= count:
-                return found
-            time.sleep(0.02)
-        raise AssertionError(f"no {topic} delivery arrived")
-
+class Hooks(WebhookReceiver):
     def parsed(self, topic: str, count: int = 1) -> list[InboundMessage]:
         messages: list[InboundMessage] = []
-        for headers, body in self.topic(topic, count)[:count]:
+        found = self.wait_for_header("x-shopify-topic", topic, count)
+        for headers, body in found[:count]:
             assert PARSER.verify(SECRET, headers, body, "http://hub/hooks")
             messages += PARSER.parse(headers, body, {}).messages
         return messages
@@ -85,9 +63,8 @@ class Shop:
 
 @pytest.fixture
 def shop() -> Iterator[Shop]:
-    hooks = Hooks()
-    with ServerThread(hooks.app()) as receiver:
-        app = create_app(ShopifySimConfig(webhook_url=f"{receiver.url}/hooks",
+    with Hooks() as hooks:
+        app = create_app(ShopifySimConfig(webhook_url=hooks.url,
                                           webhook_secret=SECRET, webhook_retry_scale=0.0001))
         with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=5) as admin:
             yield Shop(admin, hooks, app.state.sim.default_location_id)

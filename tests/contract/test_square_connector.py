@@ -5,24 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request, Response
 
 from stocksync.channels.base import PushReport, QuantitySet, RateLimited, Rejected, Unavailable
 from stocksync.channels.square import DEFAULT_SQUARE_VERSION, SquareConnector
 from stocksync.channels.square_pacing import DEFAULT_BURST, DEFAULT_REQUESTS_PER_SECOND
-from stocksync.core.inbound import LevelReport
-from stocksync.ingest.square import SquareWebhookParser, count_reports
-from stocksync.simulators.server import ServerThread
 from stocksync.simulators.square import SquareSimConfig, SquareSimState, create_app
-from stocksync.simulators.square_webhooks import square_signature
+from tests.contract.conftest import Serve
+from tests.contract.connector_contract import KeyedConnectorContract
+from tests.contract.harness import SimulatorHarness, run_connector
 
 TOKEN = "EAAAEcontracttest"
 SIGNATURE_KEY = "Ibxx_5AKakO-3qeNVR61Dw"
@@ -36,14 +34,8 @@ FAST_CLIENT = {"requests_per_second": 200.0, "burst": 50.0}
 
 
 @dataclass
-class Square:
-    server: ServerThread
+class Square(SimulatorHarness):
     sim: SquareSimState
-    admin: httpx.Client
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     @property
     def location_id(self) -> str:
@@ -56,18 +48,13 @@ class Square:
         return str(response.json()["catalog_object_id"])
 
     def quantity(self, sku: str) -> int:
-        return int(self.admin.get("/_sim/state").json()["quantities"][sku][self.location_id])
+        return int(self.state()["quantities"][sku][self.location_id])
 
     def merchant(self, sku: str, **change: int) -> None:
         self.admin.put(f"/_sim/inventory/{sku}", json=change).raise_for_status()
 
     def requests(self, path: str | None = None) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = self.admin.get("/_sim/requests").json()
-        return [r for r in records if path is None or r["path"] == path]
-
-    def violations(self) -> dict[str, Any]:
-        report: dict[str, Any] = self.admin.get("/_sim/violations").json()
-        return report
+        return self.requests_where("path", path)
 
     def api(self, path: str, body: dict[str, Any], token: str = TOKEN) -> httpx.Response:
         """A raw API call, as any Square client would make it."""
@@ -75,35 +62,20 @@ class Square:
             "Authorization": f"Bearer {token}", "Square-Version": DEFAULT_SQUARE_VERSION})
 
     def connect(self, work: Callable[[SquareConnector], Awaitable[T]], **kwargs: Any) -> T:
-        """Run `work` with a fresh connector (and client) in its own event loop."""
-        token = kwargs.pop("token", TOKEN)
-        timeout = kwargs.pop("timeout", 5.0)
+        token, timeout = kwargs.pop("token", TOKEN), kwargs.pop("timeout", 5.0)
         options = {**FAST_CLIENT, **kwargs}
-
-        async def main() -> T:
-            async with httpx.AsyncClient(timeout=timeout) as client:
-                connector = SquareConnector(client, self.url, token,
-                                            location_id=self.location_id, **options)
-                return await work(connector)
-
-        return asyncio.run(main())
+        return run_connector(lambda client: SquareConnector(
+            client, self.url, token, location_id=self.location_id, **options), work, timeout)
 
 
 @pytest.fixture
-def start_square() -> Iterator[Callable[..., Square]]:
-    started: list[Square] = []
-
+def start_square(serve: Serve) -> Callable[..., Square]:
     def start(**config: Any) -> Square:
         app = create_app(SquareSimConfig(access_token=TOKEN, **{**ROOMY, **config}))
-        server = ServerThread(app).start()
-        square = Square(server, app.state.sim, httpx.Client(base_url=server.url, timeout=5))
-        started.append(square)
-        return square
+        server, admin = serve(app)
+        return Square(server, admin, app.state.sim)
 
-    yield start
-    for square in started:
-        square.admin.close()
-        square.server.stop()
+    return start
 
 
 @pytest.fixture
@@ -265,7 +237,7 @@ def test_batches_over_100_changes_and_reads_over_1000_are_refused_as_violations(
                                               "read_limit_out_of_range": 1}
 
 
-def test_a_push_that_timed_out_is_retried_with_the_same_key_and_applied_once(
+def test_a_retried_push_keeps_its_occurred_at_so_a_sale_made_after_it_still_counts(
         square: Square) -> None:
     square.add("LAMP", 2)
 
@@ -348,13 +320,9 @@ def test_changes_square_refuses_are_rejected_and_the_rest_applied(square: Square
         (400, 3), (200, 1)]
 
 
-def test_a_wrong_token_or_a_missing_scope_is_rejected(
-        start_square: Callable[..., Square]) -> None:
+def test_a_token_missing_a_scope_is_rejected(start_square: Callable[..., Square]) -> None:
     square = start_square(scopes=("ITEMS_READ", "INVENTORY_READ"))
     square.add("INK", 1)
-    with pytest.raises(Rejected):
-        square.connect(lambda c: c.discover_mapping(), token="EAAAwrong")
-    assert square.requests()[-1]["outcome"] == "unauthorized"
 
     async def push(c: SquareConnector) -> PushReport:
         await c.discover_mapping(["INK"])
@@ -362,19 +330,6 @@ def test_a_wrong_token_or_a_missing_scope_is_rejected(
 
     with pytest.raises(Rejected, match="INSUFFICIENT_SCOPES"):
         square.connect(push)
-
-
-def test_server_errors_raise_unavailable_and_the_next_call_succeeds(square: Square) -> None:
-    square.add("INK", 1)
-    square.admin.post("/_sim/faults", json={"fail_next_n": 1, "fail_status": 500})
-
-    async def work(c: SquareConnector) -> dict[str, str]:
-        with pytest.raises(Unavailable):
-            await c.discover_mapping(["INK"])
-        return await c.discover_mapping(["INK"])
-
-    assert set(square.connect(work)) == {"INK"}
-    assert [r["outcome"] for r in square.requests()] == ["fault", "ok"]
 
 
 def test_a_429_raises_rate_limited_and_halves_the_connectors_pace(square: Square) -> None:
@@ -429,72 +384,14 @@ def test_under_a_burst_the_connector_paces_itself_and_commits_no_violations(
     assert square.violations()["rate_limited"] == len(limited)
 
 
-@dataclass
-class Receiver:
-    fail_first: int
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+class TestSquareContract(KeyedConnectorContract):
+    harness: ClassVar[str] = "square"
+    wrong_credentials: ClassVar[dict[str, str]] = {"token": "EAAAwrong"}
+    refusal: ClassVar[str] = "INVALID_VALUE"
 
-    def app(self) -> FastAPI:
-        app = FastAPI()
+    def shown(self, sim: Square, sku: str) -> int:
+        return sim.quantity(sku)
 
-        @app.post("/hooks/square")
-        async def hook(request: Request) -> Response:
-            self.received.append((dict(request.headers), await request.body()))
-            return Response(status_code=500 if len(self.received) <= self.fail_first else 200)
-
-        return app
-
-    def wait_for(self, count: int) -> None:
-        deadline = time.monotonic() + 15
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert len(self.received) >= count
-
-
-def test_count_changes_are_notified_signed_and_retried(
-        start_square: Callable[..., Square]) -> None:
-    receiver = Receiver(fail_first=2)
-    with ServerThread(receiver.app()) as hooks:
-        url = f"{hooks.url}/hooks/square"
-        square = start_square(webhook_retry_scale=0.0005)  # 1, 2, 4 minutes -> 30, 60 ms
-        sock = square.add("SOCK", 10)
-        square.admin.put("/_sim/webhooks", json={"url": url, "signature_key": SIGNATURE_KEY}
-                         ).raise_for_status()
-        square.merchant("SOCK", quantity=6)
-        receiver.wait_for(3)  # two failures, then delivered
-
-        async def push(c: SquareConnector) -> PushReport:
-            await c.discover_mapping(["SOCK"])
-            return await c.set_quantities([QuantitySet("SOCK", 9)])
-
-        square.connect(push)  # changes made through the API are notified too
-        receiver.wait_for(4)
-
-    attempts = receiver.received[:3]
-    assert len({body for _, body in attempts}) == 1  # retries resend the same event
-    assert [h.get("square-retry-number") for h, _ in attempts] == [None, "1", "2"]
-    assert [h.get("square-retry-reason") for h, _ in attempts] == [None, "http_error",
-                                                                    "http_error"]
-    assert len({h["square-initial-delivery-timestamp"] for h, _ in attempts}) == 1
-    parser = SquareWebhookParser()
-    for headers, body in receiver.received:
-        assert headers["square-environment"] == "Sandbox"
-        assert parser.verify(SIGNATURE_KEY, headers, body, url)
-        assert not parser.verify(SIGNATURE_KEY, headers, body, url + "/")
-    event = json.loads(attempts[0][1])
-    assert event["type"] == "inventory.count.updated"
-    reports = [count_reports(json.loads(body))[0] for _, body in receiver.received[2:]]
-    assert all(isinstance(r, LevelReport) for r in reports)
-    assert [(r.external_id, r.value, r.channel_location) for r in reports
-            if isinstance(r, LevelReport)] == [(sock, 6, square.location_id),
-                                               (sock, 9, square.location_id)]
-
-
-def test_the_simulator_signs_like_squares_reference_vector() -> None:
-    body = (b'{"merchant_id":"MLEFBHHSJGVHD","type":"webhooks.test_notification",'
-            b'"event_id":"ac3ac95b-f97d-458c-a6e6-18981597e05f","created_at":'
-            b'"2022-07-13T20:30:59.037339943Z","data":{"type":"webhooks",'
-            b'"id":"bc368e64-01aa-407e-b46e-3231809b1129"}}')
-    url = "https://webhook.site/679a4f3a-dcfa-49ee-bac5-9d0edad886b9"
-    assert square_signature(SIGNATURE_KEY, url, body) == (
-        "GF4YkrJgGBDZ9NIYbNXBnMzqb2HoL4RW/S6vkZ9/2N4=")
+    def pushes(self, sim: Square) -> list[tuple[str, str]]:
+        return [(p["idempotency_key"], "replayed" if p["outcome"] == "replayed" else "applied")
+                for p in sim.requests(BATCH_CREATE)]

@@ -15,9 +15,9 @@ from stocksync.channels.base import FetchesOrders, OrderPage, PollsOrders, Quant
 from stocksync.channels.square import SquareConnector
 from stocksync.core.inbound import ChannelReturn, ChannelSale, Ignored, OrderNotice
 from stocksync.ingest.square import SquareWebhookParser
-from stocksync.simulators.server import ServerThread
 from tests.contract import test_square_connector as base
-from tests.contract.test_square_connector import BATCH_CREATE, SIGNATURE_KEY, Receiver, Square
+from tests.contract.test_square_connector import BATCH_CREATE, SIGNATURE_KEY, Square
+from tests.webhook_receiver import WebhookReceiver
 
 # The simulator fixtures of the connector's suite (same Square, same defaults).
 start_square = base.start_square
@@ -84,18 +84,17 @@ def test_a_till_sale_is_polled_once_and_re_polls_yield_the_same_keys(square: Squ
 
 def test_an_order_webhook_names_the_order_and_fetch_gives_the_polled_keys(
         start_square: Callable[..., Square]) -> None:
-    receiver = Receiver(fail_first=0)
-    with ServerThread(receiver.app()) as hooks:
-        url = f"{hooks.url}/hooks/square"
+    with WebhookReceiver("/hooks/square") as receiver:
+        url = receiver.url
         square = start_square(webhook_retry_scale=0.0005)
         square.add("CUP", 5)
         square.admin.put("/_sim/webhooks", json={"url": url, "signature_key": SIGNATURE_KEY}
                          ).raise_for_status()
         created = since()
         order = sell(square, ("CUP", 1), source="API", paid=False)  # CreateOrder, unpaid
-        receiver.wait_for(1)
+        receiver.wait_for(1, seconds=15)
         square.admin.post(f"/_sim/orders/{order['id']}/pay").raise_for_status()
-        receiver.wait_for(3)  # order.updated and inventory.count.updated
+        receiver.wait_for(3, seconds=15)  # order.updated and inventory.count.updated
 
     parser = SquareWebhookParser()
     parsed = []

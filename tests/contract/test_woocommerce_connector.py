@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-import httpx
 import pytest
-from fastapi import FastAPI, Request, Response
 
-from stocksync.channels.base import PushReport, QuantitySet, RateLimited, Rejected, Unavailable
+from stocksync.channels.base import PushReport, QuantitySet, RateLimited, Rejected
 from stocksync.channels.woocommerce import WooCommerceConnector
 from stocksync.core.inbound import ChannelSale, LevelReport
 from stocksync.ingest.woocommerce import WooCommerceWebhookParser
-from stocksync.simulators.server import ServerThread
 from stocksync.simulators.woocommerce import (
     WooCommerceSimConfig,
     WooCommerceSimState,
     create_app,
 )
+from tests.contract.conftest import Serve
+from tests.contract.connector_contract import ConnectorContract
+from tests.contract.harness import SimulatorHarness, run_connector
+from tests.webhook_receiver import WebhookReceiver
 
 KEY, SECRET = "ck_contract_test", "cs_contract_test"
 HOOK_SECRET = "woo-secret"
@@ -31,14 +31,8 @@ T = TypeVar("T")
 
 
 @dataclass
-class Store:
-    server: ServerThread
+class Store(SimulatorHarness):
     sim: WooCommerceSimState
-    admin: httpx.Client
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def add(self, sku: str, quantity: int | None, **extra: Any) -> dict[str, Any]:
         response = self.admin.post("/_sim/items", json={"sku": sku, "quantity": quantity,
@@ -48,19 +42,11 @@ class Store:
         return body
 
     def item(self, sku: str) -> dict[str, Any]:
-        items: dict[str, Any] = self.admin.get("/_sim/state").json()["items"]
+        items: dict[str, Any] = self.state()["items"]
         return dict(items[sku])
 
-    def faults(self, **faults: Any) -> None:
-        self.admin.post("/_sim/faults", json=faults).raise_for_status()
-
     def requests(self, method: str | None = None) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = self.admin.get("/_sim/requests").json()
-        return [r for r in records if method is None or r["method"] == method]
-
-    def violations(self) -> dict[str, Any]:
-        body: dict[str, Any] = self.admin.get("/_sim/violations").json()
-        return body
+        return self.requests_where("method", method)
 
     def deliveries(self) -> dict[str, Any]:
         body: dict[str, Any] = self.admin.get("/_sim/webhooks").json()
@@ -79,31 +65,19 @@ class Store:
 
     def connect(self, work: Callable[[WooCommerceConnector], Awaitable[T]], *,
                 secret: str = SECRET, timeout: float = 5.0, **kwargs: Any) -> T:
-        """Run `work` with a fresh connector (and client) in its own event loop."""
-        async def main() -> T:
-            async with httpx.AsyncClient(timeout=timeout) as client:
-                return await work(WooCommerceConnector(client, self.url, KEY, secret,
-                                                       **kwargs))
-
-        return asyncio.run(main())
+        return run_connector(lambda client: WooCommerceConnector(
+            client, self.url, KEY, secret, **kwargs), work, timeout)
 
 
 @pytest.fixture
-def start_store() -> Iterator[Callable[..., Store]]:
-    stores: list[Store] = []
-
+def start_store(serve: Serve) -> Callable[..., Store]:
     def start(**config: Any) -> Store:
         app = create_app(WooCommerceSimConfig(consumer_key=KEY, consumer_secret=SECRET,
                                               **config))
-        server = ServerThread(app).start()
-        store = Store(server, app.state.sim, httpx.Client(base_url=server.url, timeout=5))
-        stores.append(store)
-        return store
+        server, admin = serve(app)
+        return Store(server, admin, app.state.sim)
 
-    yield start
-    for store in stores:
-        store.admin.close()
-        store.server.stop()
+    return start
 
 
 @pytest.fixture
@@ -222,13 +196,7 @@ def test_items_woocommerce_refuses_are_rejected_and_the_rest_applied(store: Stor
     assert outcomes == ["item_errors", "ok"]  # the retry carries MOVED-1 alone
 
 
-def test_wrong_keys_and_read_only_keys_are_rejected(start_store: Callable[..., Store]) -> None:
-    store = start_store()
-    store.add("PEN", 1)
-    with pytest.raises(Rejected, match="Consumer secret is invalid"):
-        store.connect(lambda c: c.discover_mapping(["PEN"]), secret="cs_wrong")
-    assert store.requests()[-1]["outcome"] == "unauthorized"
-
+def test_a_read_only_key_is_rejected_when_it_writes(start_store: Callable[..., Store]) -> None:
     read_only = start_store(key_permissions="read")
     read_only.add("PEN", 1)
 
@@ -246,22 +214,6 @@ def test_credentials_can_travel_in_the_query_string(store: Store) -> None:
     assert fetched == {"INK": 3}
     assert store.requests()[-1]["query"]["consumer_key"] == KEY
     assert "consumer_secret" not in store.requests()[-1]["query"]  # never logged
-
-
-def test_server_errors_and_timeouts_raise_unavailable(store: Store) -> None:
-    store.add("LAMP", 2)
-    store.faults(fail_next_n=1, fail_status=502)
-
-    async def work(c: WooCommerceConnector) -> dict[str, int]:
-        with pytest.raises(Unavailable):
-            await c.fetch_quantities(["LAMP"])
-        store.faults(latency_ms=300)
-        with pytest.raises(Unavailable):
-            await c.fetch_quantities(["LAMP"])
-        store.faults(latency_ms=0)
-        return await c.fetch_quantities(["LAMP"])
-
-    assert store.connect(work, timeout=0.15) == {"LAMP": 2}
 
 
 def push_and_read_rounds(skus: list[str], rounds: int) -> Callable[
@@ -337,36 +289,12 @@ def test_forced_429s_are_transient_and_not_violations(store: Store) -> None:
     assert violations["count"] == 0 and violations["forced_rate_limited"] == 1
 
 
-@dataclass
-class Receiver:
-    status: int = 200
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    def app(self) -> FastAPI:
-        app = FastAPI()
-
-        @app.post("/hooks")
-        async def hook(request: Request) -> Response:
-            self.received.append((dict(request.headers), await request.body()))
-            return Response(status_code=self.status)
-
-        return app
-
-    def wait_for(self, count: int) -> list[tuple[dict[str, str], bytes]]:
-        deadline = time.monotonic() + 5
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert len(self.received) >= count, self.received
-        return self.received[:count]
-
-
 def test_webhooks_are_pinged_signed_and_parse_with_the_ingest_parser(store: Store) -> None:
     parser = WooCommerceWebhookParser()
-    receiver = Receiver()
-    with ServerThread(receiver.app()) as hooks:
+    with WebhookReceiver() as receiver:
         sock = store.add("SOCK", 10)
         store.admin.put("/_sim/webhooks", json={
-            "url": f"{hooks.url}/hooks", "secret": HOOK_SECRET,
+            "url": receiver.url, "secret": HOOK_SECRET,
             "topics": ["product.updated", "order.created"]}).raise_for_status()
         pings = receiver.wait_for(2)
         store.admin.put("/_sim/inventory/SOCK", json={"quantity": 6}).raise_for_status()
@@ -410,9 +338,8 @@ async def _push_one(c: WooCommerceConnector, sku: str, quantity: int) -> PushRep
 
 def test_failed_deliveries_are_not_retried_and_disable_the_webhook(
         start_store: Callable[..., Store]) -> None:
-    receiver = Receiver(status=500)
-    with ServerThread(receiver.app()) as hooks:
-        store = start_store(webhook_url=f"{hooks.url}/hooks", webhook_secret=HOOK_SECRET,
+    with WebhookReceiver(status=500) as receiver:
+        store = start_store(webhook_url=receiver.url, webhook_secret=HOOK_SECRET,
                             webhook_topics=("product.updated",), webhook_max_failures=1)
         receiver.wait_for(1)  # the ping of the webhook configured at start-up
         store.add("MUG", 5)
@@ -442,9 +369,8 @@ def test_failed_deliveries_are_not_retried_and_disable_the_webhook(
 
 def test_rapid_updates_to_one_product_coalesce_into_one_delivery_of_the_latest_state(
         start_store: Callable[..., Store]) -> None:
-    receiver = Receiver()
-    with ServerThread(receiver.app()) as hooks:
-        store = start_store(webhook_url=f"{hooks.url}/hooks", webhook_secret=HOOK_SECRET,
+    with WebhookReceiver() as receiver:
+        store = start_store(webhook_url=receiver.url, webhook_secret=HOOK_SECRET,
                             webhook_topics=("product.updated",), webhook_delay_s=0.3)
         receiver.wait_for(1)
         store.add("VASE", 1)
@@ -455,3 +381,18 @@ def test_rapid_updates_to_one_product_coalesce_into_one_delivery_of_the_latest_s
     assert len(receiver.received) == 2
     assert json.loads(body)["stock_quantity"] == 5  # built at delivery time
     assert store.deliveries()["coalesced"] == 2
+
+
+class TestWooCommerceContract(ConnectorContract):
+    harness: ClassVar[str] = "store"
+    wrong_credentials: ClassVar[dict[str, str]] = {"secret": "cs_wrong"}
+    refused_credentials: ClassVar[str] = "Consumer secret is invalid"
+    refusal: ClassVar[str] = "woocommerce_rest_cannot_edit"
+
+    def shown(self, sim: Store, sku: str) -> int:
+        return int(sim.item(sku)["stock_quantity"])
+
+    def refused_quantity(self, sim: Store, sku: str) -> int:
+        # WooCommerce takes negative stock (backorders); a locked product refuses any edit.
+        sim.faults(reject_skus=[sku])
+        return 5

@@ -8,22 +8,21 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import pytest
-from fastapi import FastAPI, Request, Response
 
 from stocksync.channels.base import FetchesOrders, OrderPage, PollsOrders
 from stocksync.channels.woocommerce import WooCommerceConnector
 from stocksync.core.inbound import ChannelReturn, ChannelSale, Ignored, InboundMessage
 from stocksync.ingest.woocommerce import WooCommerceWebhookParser
-from stocksync.simulators.server import ServerThread
 from stocksync.simulators.woocommerce import WooCommerceSimConfig, create_app
+from tests.contract.conftest import Receive, Serve
+from tests.contract.harness import SimulatorHarness, run_connector
 
 KEY, SECRET, HOOK_SECRET = "ck_orders_test", "cs_orders_test", "woo-secret"
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "woocommerce"
@@ -59,11 +58,9 @@ class Ledger:
 
 
 @dataclass
-class Shop:
+class Shop(SimulatorHarness):
     """A simulated store whose order webhooks land in `hooks`."""
 
-    server: ServerThread
-    admin: httpx.Client
     hooks: list[tuple[dict[str, str], bytes]]
     parser: WooCommerceWebhookParser = field(default_factory=WooCommerceWebhookParser)
 
@@ -72,7 +69,7 @@ class Shop:
                         ).raise_for_status()
 
     def stock(self, sku: str) -> int:
-        quantity: int = self.admin.get("/_sim/state").json()["quantities"][sku]
+        quantity: int = self.state()["quantities"][sku]
         return quantity
 
     def order(self, lines: dict[str, int], status: str = "processing") -> dict[str, Any]:
@@ -110,10 +107,8 @@ class Shop:
             ledger.deliver(parsed.delivery_id, parsed.messages)
 
     def connect(self, work: Callable[[WooCommerceConnector], Any]) -> Any:
-        async def main() -> Any:
-            async with httpx.AsyncClient(timeout=5) as client:
-                return await work(WooCommerceConnector(client, self.server.url, KEY, SECRET))
-        return asyncio.run(main())
+        return run_connector(
+            lambda client: WooCommerceConnector(client, self.url, KEY, SECRET), work)
 
     def poll_all(self, cursor: str = EPOCH) -> tuple[list[InboundMessage], str]:
         async def work(c: WooCommerceConnector) -> tuple[list[InboundMessage], str]:
@@ -128,29 +123,16 @@ class Shop:
 
 
 @pytest.fixture
-def start_shop() -> Iterator[Callable[..., Shop]]:
-    servers: list[ServerThread] = []
-
+def start_shop(receive: Receive, serve: Serve) -> Callable[..., Shop]:
     def start(**config: Any) -> Shop:
-        hooks: list[tuple[dict[str, str], bytes]] = []
-        receiver = FastAPI()
-
-        @receiver.post("/hooks")
-        async def hook(request: Request) -> Response:
-            hooks.append((dict(request.headers), await request.body()))
-            return Response(status_code=200)
-
-        hook_server = ServerThread(receiver).start()
+        hooks = receive()
         app = create_app(WooCommerceSimConfig(
-            consumer_key=KEY, consumer_secret=SECRET, webhook_url=f"{hook_server.url}/hooks",
+            consumer_key=KEY, consumer_secret=SECRET, webhook_url=hooks.url,
             webhook_secret=HOOK_SECRET, **config))
-        server = ServerThread(app).start()
-        servers.extend([hook_server, server])
-        return Shop(server, httpx.Client(base_url=server.url, timeout=5), hooks)
+        server, admin = serve(app)
+        return Shop(server, admin, hooks.received)
 
-    yield start
-    for server in reversed(servers):
-        server.stop()
+    return start
 
 
 @pytest.fixture

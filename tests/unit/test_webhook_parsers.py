@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from stocksync.core.inbound import (
     LevelReport,
     MalformedWebhook,
 )
-from stocksync.core.skus import is_valid_location_code
+from stocksync.core.skus import LOCATION_PATTERN
 from stocksync.ingest.pos import MAX_CLOCK_SKEW, REPLAY_WINDOW, PosParser, pos_signature
 from stocksync.ingest.registry import PARSERS, parser_for
 from stocksync.ingest.shopify import ShopifyWebhookParser, shopify_hmac
@@ -204,7 +205,7 @@ def test_an_unknown_pos_store_without_a_default_is_kept_to_fail_naming_the_setti
     assert isinstance(parsed.messages[0], ChannelSale)
     location = parsed.messages[0].location or ""
     assert "store_id '99'" in location and "'store.99'" in location
-    assert not is_valid_location_code(location)
+    assert not re.match(LOCATION_PATTERN, location)
 
 
 def test_other_pos_events_are_ignored() -> None:

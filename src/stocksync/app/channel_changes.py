@@ -36,7 +36,6 @@ from stocksync.core.channel_rules import ExternalChanges
 from stocksync.core.channels import Channel
 from stocksync.core.errors import InsufficientStock
 from stocksync.core.events import Event, EventType
-from stocksync.storage.channels import SqlChannels
 from stocksync.storage.ledger import WriteContext
 from stocksync.storage.uow import SqlUnitOfWork
 
@@ -117,7 +116,7 @@ def count_channel_move(uow: SqlUnitOfWork, ctx: WriteContext, channel: Channel, 
     """In the transaction that records the channel's own sale (delta < 0) or restock: the
     channel already shows it. Part of it may have been accepted before from the channel's
     level notice: that part is given back here so the change counts once."""
-    repo = SqlChannels(uow.conn, channel.tenant_id)
+    repo = uow.channels
     target = repo.targets(channel.code, [sku]).get(sku)
     if target is None:
         return  # never told this channel anything about the SKU: nothing is expected
@@ -162,7 +161,7 @@ def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,
     ours may have landed and been acknowledged since)."""
     code = channel.code
     with svc.uow(channel.tenant_id, write=False) as uow:
-        target = SqlChannels(uow.conn, channel.tenant_id).targets(code, [sku]).get(sku)
+        target = uow.channels.targets(code, [sku]).get(sku)
     ours = set(ours_before) | (target.ours() if target else set())
     if value in ours:
         log.debug("echo_ignored", channel=code, sku=sku, value=value)
@@ -180,7 +179,7 @@ def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,
                           reason=f"changed in {code} ({expected} -> {value})")
 
     def accept(uow: SqlUnitOfWork, ctx: WriteContext) -> h.MovementResult | None:
-        if not SqlChannels(uow.conn, channel.tenant_id).accept_level(
+        if not uow.channels.accept_level(
                 code, sku, value, expected, observed_at, read_at):
             return None  # settled meanwhile (another notice, a crossed push): not twice
         return h.record_movement(uow, ctx, movement)
@@ -196,7 +195,7 @@ def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,
 def observe(svc: Stocksync, channel: Channel, sku: str, value: int,
             observed_at: datetime | None, read_at: datetime | None = None) -> None:
     with svc.uow(channel.tenant_id) as uow:
-        SqlChannels(uow.conn, channel.tenant_id).observed(channel.code, sku, value, observed_at,
+        uow.channels.observed(channel.code, sku, value, observed_at,
                                                           read_at)
         uow.commit()
 

@@ -6,9 +6,8 @@ import httpx
 
 from stocksync.app.service import Stocksync
 from stocksync.channels import registry
-from stocksync.channels.base import ChannelConnector
+from stocksync.channels.base import ChannelConnector, DiscoversMapping
 from stocksync.core.channels import Channel
-from stocksync.storage.channels import SqlChannels
 
 
 def shared(svc: Stocksync, channel: Channel, client: httpx.AsyncClient) -> ChannelConnector:
@@ -32,14 +31,13 @@ def connect(svc: Stocksync, channel: Channel, client: httpx.AsyncClient) -> Chan
     assert svc.box is not None
     now = svc.clock()
     with svc.uow(channel.tenant_id, write=False) as uow:
-        repo = SqlChannels(uow.conn, channel.tenant_id)
+        repo = uow.channels
         sealed = repo.sealed_credentials(channel.code)
         stored = repo.mapping(channel.code)
         revisions = repo.revisions_today(channel.code, now)
     connector = registry.build(channel, svc.box.open(sealed) if sealed else {}, client,
                                revisions_today=revisions)
-    field = registry.mapping_field(channel.kind)
-    mapping: dict[str, str] | None = getattr(connector, "mapping", None)
-    if mapping is not None and field is not None:
-        mapping.update({sku: ids[field] for sku, ids in stored.items() if field in ids})
+    field = registry.connector_class(channel.kind).mapping_field
+    if isinstance(connector, DiscoversMapping) and field is not None:
+        connector.mapping.update({sku: ids[field] for sku, ids in stored.items() if field in ids})
     return connector

@@ -27,7 +27,7 @@ from stocksync.app.channel_changes import (
 )
 from stocksync.app.service import Stocksync
 from stocksync.channels.base import ChannelConnector, FetchesOrders, Rejected
-from stocksync.channels.registry import mapping_field
+from stocksync.channels.registry import connector_class
 from stocksync.core.channels import Channel
 from stocksync.core.events import Event, EventType
 from stocksync.core.inbound import (
@@ -43,7 +43,6 @@ from stocksync.core.reservations import ReservationStatus
 from stocksync.ingest import polled
 from stocksync.ingest.base import WebhookParser
 from stocksync.ingest.registry import parser_for
-from stocksync.storage.channels import SqlChannels
 from stocksync.storage.inbox import Delivery
 from stocksync.storage.ledger import WriteContext
 from stocksync.storage.uow import SqlUnitOfWork
@@ -75,7 +74,7 @@ class Ingestor:
 
     def load(self, d: Delivery) -> Channel:
         with self.svc.uow(d.tenant_id, write=False) as uow:
-            channel = SqlChannels(uow.conn, d.tenant_id).get(d.channel)
+            channel = uow.channels.get(d.channel)
         if channel is None:
             raise DeadLetter(f"channel {d.channel} no longer exists")
         return channel
@@ -235,8 +234,8 @@ class Ingestor:
 
     def _target(self, channel: Channel, m: LevelReport) -> tuple[str | None, Any]:
         with self.svc.uow(channel.tenant_id, write=False) as uow:
-            repo = SqlChannels(uow.conn, channel.tenant_id)
-            field = mapping_field(channel.kind)
+            repo = uow.channels
+            field = connector_class(channel.kind).mapping_field
             sku = m.sku or (repo.sku_for_external_id(channel.code, field, m.external_id)
                             if m.external_id and field else None)
             return sku, repo.targets(channel.code, [sku]).get(sku) if sku else None

@@ -20,7 +20,6 @@ from stocksync.core.channels import Channel
 from stocksync.core.inbound import ChannelReturn, ChannelSale, InboundMessage
 from stocksync.ingest import polled
 from stocksync.storage import inbox
-from stocksync.storage.channels import SqlChannels
 
 log = structlog.get_logger()
 MIN_INTERVAL = 1.0
@@ -72,7 +71,7 @@ class OrderPoller:
 
     def _cursor(self) -> str:
         with self.svc.uow(self.channel.tenant_id, write=False) as uow:
-            cursor, created_at = SqlChannels(uow.conn, self.channel.tenant_id).order_cursor(
+            cursor, created_at = uow.channels.order_cursor(
                 self.channel.code)
         return cursor or created_at.isoformat()
 
@@ -89,14 +88,14 @@ class OrderPoller:
                                      headers={"x-order": order[:200]}, body=body, now=now,
                                      correlation_id=None)
                 kept += stored is not None
-            SqlChannels(uow.conn, self.channel.tenant_id).record_order_poll(
+            uow.channels.record_order_poll(
                 self.channel.code, now, page.cursor, None)
             uow.commit()
         return kept
 
     def _failed(self, error: str) -> None:
         with self.svc.uow(self.channel.tenant_id) as uow:
-            SqlChannels(uow.conn, self.channel.tenant_id).record_order_poll(
+            uow.channels.record_order_poll(
                 self.channel.code, self.svc.clock(), None, error)
             uow.commit()
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from stocksync.channels.registry import COMPARE_AND_SET
+from stocksync.channels.registry import connector_class
 from stocksync.core.channel_rules import SkuState, channel_quantity, sku_included
 from stocksync.core.channels import Channel
 from stocksync.core.events import EventType
-from stocksync.storage.channels import SqlChannels, Wanted
+from stocksync.storage.channels import Wanted
 from stocksync.storage.uow import SqlUnitOfWork
 
 PAGE = 2000
@@ -31,7 +31,7 @@ class Projected:
 def project(uow: SqlUnitOfWork, channel: Channel, now: datetime,
             page: int = PAGE) -> Projected:
     """Project one page of the log for `channel` (the caller commits)."""
-    repo = SqlChannels(uow.conn, channel.tenant_id)
+    repo = uow.channels
     events = uow.log.page(channel.cursor, page)
     if not events:
         return Projected(0, 0, channel.cursor)
@@ -64,7 +64,7 @@ def project(uow: SqlUnitOfWork, channel: Channel, now: datetime,
                 continue
             wanted.append(Wanted(sku, value, cursor, touched[sku], caused_by[sku]))
         repo.want_many(channel.code, wanted, existing,
-                       reassert=channel.kind not in COMPARE_AND_SET)
+                       reassert=not connector_class(channel.kind).compare_and_set)
         changed = len(wanted)
     repo.advance(channel.code, cursor)
     return Projected(len(events), changed, cursor)

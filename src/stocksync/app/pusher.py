@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -16,10 +16,11 @@ import structlog
 from stocksync import metrics
 from stocksync.app.channel_changes import DeadLetter, Source, settle_level
 from stocksync.app.service import Stocksync
-from stocksync.channels.base import ChannelConnector, QuantitySet, Rejected
+from stocksync.channels.base import ChannelConnector, DiscoversMapping, QuantitySet, Rejected
 from stocksync.channels.ebay import REVISION_CAP_REASON
-from stocksync.channels.registry import COMPARE_AND_SET, SELF_PACED, mapping_field
-from stocksync.core.channels import Channel, ChannelKind
+from stocksync.channels.pacing import Pacer
+from stocksync.channels.registry import connector_class
+from stocksync.core.channels import Channel
 from stocksync.core.revisions import RevisionBudget, next_day, used_today
 from stocksync.core.revisions import decide as decide_revision
 from stocksync.storage.channels import SkuTarget, SqlChannels
@@ -28,26 +29,6 @@ log = structlog.get_logger()
 # A lost compare-and-set whose value the channel keeps showing this many rounds (each a
 # grace apart) without an order explaining it is settled as a change made in the channel.
 SETTLE_AFTER_ROUNDS = 3
-ECHOING = {ChannelKind.SHOPIFY, ChannelKind.WOOCOMMERCE, ChannelKind.SQUARE}
-
-
-class RequestBudget:
-    """At most `rate` calls per second to a channel (its `max_requests_per_second`
-    setting), for platforms whose limits the connector does not read from responses."""
-
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = anyio.sleep) -> None:
-        self.interval = 1.0 / rate
-        self.clock = clock
-        self.sleep = sleep
-        self.next_at = 0.0
-
-    async def take(self) -> None:
-        now = self.clock()
-        wait = self.next_at - now
-        self.next_at = max(now, self.next_at) + self.interval
-        if wait > 0:
-            await self.sleep(wait)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,24 +44,24 @@ class Pusher:
         self.channel = channel
         self.connector = connector
         self.labels = (channel.tenant_id, channel.code)
+        facts = connector_class(channel.kind)
         # Only a channel that reports changes back (webhooks) needs in-flight values noted.
-        self.track_sending = channel.webhook_id is not None and channel.kind in ECHOING
+        self.track_sending = channel.webhook_id is not None and facts.echoes_pushes
         # Listings with a daily revision cap (eBay): drops at once, increases spaced out.
-        self.revisions = RevisionBudget() if channel.kind is ChannelKind.EBAY else None
+        self.revisions = RevisionBudget() if facts.revision_capped else None
         # Without compare-and-set, a channel that sold since our last set is set again.
-        self.reassert = channel.kind not in COMPARE_AND_SET
+        self.reassert = not facts.compare_and_set
         # Lost compare-and-sets: sku -> (value the channel showed, when, rounds). Settled
         # after the grace, so the order that explains the change is counted first.
         self.crossed: dict[str, tuple[int, datetime, int]] = {}
         rate = channel.settings.get("max_requests_per_second")
-        # Connectors that pace their own HTTP calls get the rate themselves (registry).
-        self.budget = RequestBudget(float(rate)) if rate and \
-            channel.kind not in SELF_PACED else None
-
+        # Connectors that pace their own HTTP calls get the rate themselves (`self_paced`).
+        self.pacer = Pacer(float(rate), sleep=anyio.sleep) if rate and \
+            not facts.self_paced else None
 
     def _repo_call(self, fn: Callable[[SqlChannels], object], write: bool) -> object:
         with self.svc.uow(self.channel.tenant_id, write=write) as uow:
-            result = fn(SqlChannels(uow.conn, self.channel.tenant_id))
+            result = fn(uow.channels)
             if write:
                 uow.commit()
             return result
@@ -105,8 +86,8 @@ class Pusher:
         await self._ensure_mapping(due)
         changes = [QuantitySet(t.sku, t.wanted or 0, known=t.pushed, as_of=t.channel_changed_at)
                    for t in due]
-        if self.budget is not None:
-            await self.budget.take()
+        if self.pacer is not None:
+            await self.pacer.take()
         started = time.perf_counter()
         sent_at = self.svc.clock()
         try:
@@ -226,19 +207,17 @@ class Pusher:
     async def _ensure_mapping(self, due: list[SkuTarget]) -> None:
         """Connectors that address items by the channel's own ids (Shopify) get them from
         the stored mapping, discovering the missing ones by SKU from the channel."""
-        discover: Callable[..., Awaitable[dict[str, str]]] | None = getattr(
-            self.connector, "discover_mapping", None)
-        mapping: dict[str, str] | None = getattr(self.connector, "mapping", None)
-        field = mapping_field(self.channel.kind)
-        if discover is None or mapping is None or field is None:
+        connector, field = self.connector, connector_class(self.channel.kind).mapping_field
+        if not isinstance(connector, DiscoversMapping) or field is None:
             return
+        mapping = connector.mapping
         for t in due:
             if field in t.external_ids and t.sku not in mapping:
                 mapping[t.sku] = t.external_ids[field]
         missing = [t.sku for t in due if t.sku not in mapping]
         if not missing:
             return
-        found = await discover(missing)
+        found = await connector.discover_mapping(missing)
         mapping.update(found)
         await self._db(lambda repo: repo.set_external_ids(
             self.channel.code, {sku: {field: gid} for sku, gid in found.items()}))

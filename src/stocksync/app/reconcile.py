@@ -11,16 +11,16 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
 
 from stocksync import metrics
 from stocksync.app.service import Stocksync
-from stocksync.channels.base import ChannelConnector, QuantitySet, RateLimited
+from stocksync.channels.base import ChannelConnector, DiscoversMapping, QuantitySet, RateLimited
 from stocksync.core.channel_rules import SkuState, channel_quantity, sku_included
 from stocksync.core.channels import Channel
-from stocksync.storage.channels import SqlChannels
 from stocksync.storage.reconciliations import save_report
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -104,15 +104,14 @@ async def _compare(svc: Stocksync, channel: Channel, connector: ChannelConnector
                    full_catalog: bool) -> None:
     expected, deleted = await anyio.to_thread.run_sync(_expected, svc, channel)
     in_flight = await anyio.to_thread.run_sync(_in_flight, svc, channel)
-    discover = getattr(connector, "discover_mapping", None)
+    discovers = isinstance(connector, DiscoversMapping)
     listed: set[str] | None = None
-    if discover is not None and full_catalog:  # the whole catalog: untracked SKUs too
-        listed = set(await _patiently(lambda: discover(None)))
-    elif discover is not None:
-        known: dict[str, str] = getattr(connector, "mapping", {})
-        unmapped = [s for s in expected if s not in known]
+    if discovers and full_catalog:  # the whole catalog: untracked SKUs too
+        listed = set(await _patiently(partial(connector.discover_mapping, None)))
+    elif discovers:
+        unmapped = [s for s in expected if s not in connector.mapping]
         if unmapped:
-            await _patiently(lambda: discover(unmapped))
+            await _patiently(partial(connector.discover_mapping, unmapped))
     skus = sorted(expected)
     actual: dict[str, int] = {}
     for start in range(0, len(skus), READ_CHUNK):
@@ -157,7 +156,7 @@ async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
 def _in_flight(svc: Stocksync, channel: Channel) -> set[str]:
     """SKUs with a change the channel has not acknowledged yet."""
     with svc.uow(channel.tenant_id, write=False) as uow:
-        return SqlChannels(uow.conn, channel.tenant_id).pending_skus(channel.code)
+        return uow.channels.pending_skus(channel.code)
 
 
 def _all_skus(svc: Stocksync, tenant_id: str) -> set[str]:
@@ -177,7 +176,7 @@ async def _apply(svc: Stocksync, channel: Channel, connector: ChannelConnector,
         def record(acked: dict[str, int] = pushed.acknowledged) -> None:
             now = svc.clock()
             with svc.uow(channel.tenant_id) as uow:
-                repo = SqlChannels(uow.conn, channel.tenant_id)
+                repo = uow.channels
                 targets = repo.targets(channel.code, list(acked))
                 for sku, value in acked.items():
                     repo.want(channel.code, sku, value, channel.cursor, now, targets.get(sku))

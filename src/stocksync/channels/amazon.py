@@ -48,6 +48,7 @@ from stocksync.channels.base import (
     QuantitySet,
     Unavailable,
 )
+from stocksync.channels.facts import PlatformFacts
 from stocksync.core.inbound import InboundMessage
 
 LISTINGS = "/listings/2021-08-01/items"
@@ -82,11 +83,15 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class AmazonConnector:
+class AmazonConnector(PlatformFacts):
     """Pushes absolute DEFAULT (merchant-fulfilled) quantities for one seller, one marketplace."""
 
     kind: ClassVar[str] = "amazon"
     max_batch: ClassVar[int] = 1000
+    required_settings: ClassVar[tuple[str, ...]] = ("endpoint", "seller_id", "marketplace_id")
+    required_credentials: ClassVar[tuple[str, ...]] = (
+        "lwa_client_id", "lwa_client_secret", "refresh_token")
+    self_paced: ClassVar[bool] = True
     order_poll_seconds: ClassVar[float] = ORDER_POLL_SECONDS  # see amazon_orders.py
 
     def __init__(self, client: httpx.AsyncClient, endpoint: str, lwa_client_id: str,
@@ -196,11 +201,6 @@ class AmazonConnector:
         except RequestRefused as exc:
             if exc.status != 404:
                 raise
-
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
-        raise NotImplementedError("Amazon notifications arrive through SQS / EventBridge "
-                                  "(amazon.md §5); a deployment forwards ORDER_CHANGE to "
-                                  "stocksync, parsed by ingest/amazon.py")
 
     # -- PollsOrders / FetchesOrders -------------------------------------------------------
     async def poll_orders(self, cursor: str) -> OrderPage:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from stocksync.channels.base import RateLimited, Rejected, Unavailable
+from stocksync.channels.pacing import Pacer
 
 JsonObject = dict[str, Any]  # JSON at the wire boundary
 
@@ -28,7 +29,7 @@ REFRESH_MARGIN_SHARE = 0.1
 # One spare token absorbs up to 1/rate seconds of network jitter.
 RESERVE_TOKENS = 1.0
 WAIT_MARGIN_S = 0.01  # timer granularity
-STARTUP_WAIT_S = 1.0  # see OperationPacer
+STARTUP_WAIT_S = 1.0  # see AmazonPacer
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ class RequestRefused(Rejected):
         self.errors = errors
 
 
-class OperationPacer:
+class AmazonPacer(Pacer):
     """A local copy of one operation's token bucket, so calls wait instead of getting 429s.
 
     The bucket is per seller and application, not per process: a connector built a moment
@@ -76,25 +77,18 @@ class OperationPacer:
     once or twice per 20-minute feed cycle, so no predecessor can have emptied its burst."""
 
     def __init__(self, limit: RateLimit, clock: Callable[[], float]) -> None:
+        capacity = max(1.0, limit.burst - RESERVE_TOKENS)
+        super().__init__(limit.rate, capacity, clock=clock,
+                         tokens=0.0 if 1.0 / limit.rate <= STARTUP_WAIT_S else capacity)
         self.limit = limit
-        self.rate = limit.rate
-        self.capacity = max(1.0, limit.burst - RESERVE_TOKENS)
-        self.tokens = 0.0 if 1.0 / self.rate <= STARTUP_WAIT_S else self.capacity
-        self.clock = clock
-        self.updated_at = clock()
         self.lock = asyncio.Lock()
 
-    def _refill(self) -> None:
-        now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated_at) * self.rate)
-        self.updated_at = now
-
     def wait_for_token(self) -> float:
-        self._refill()
+        self.refill()
         return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate + WAIT_MARGIN_S
 
     def spend(self) -> None:
-        self._refill()
+        self.refill()
         self.tokens -= 1.0
 
     def observe_rate(self, header: str | None) -> None:
@@ -103,7 +97,7 @@ class OperationPacer:
         except ValueError:
             return
         if rate > 0 and rate != self.rate:
-            self._refill()
+            self.refill()
             self.rate = rate
             # The header tells the rate, never the burst. Below the documented rate, assume
             # the burst shrank in proportion; above it, keep the documented burst.
@@ -113,7 +107,7 @@ class OperationPacer:
 
     def throttled(self) -> None:
         """A 429 says the server's bucket is empty, whatever we thought."""
-        self._refill()
+        self.refill()
         self.tokens = min(self.tokens, 0.0)
 
     def retry_after(self) -> float:
@@ -181,14 +175,14 @@ class SpApi:
         self.endpoint = endpoint.rstrip("/")
         self.tokens = tokens
         self._limits = {**DEFAULT_RATE_LIMITS, **(rate_limits or {})}
-        self._pacers: dict[str, OperationPacer] = {}
+        self._pacers: dict[str, AmazonPacer] = {}
         self._sleep = sleep
         self._clock = clock
 
-    def pacer(self, operation: str) -> OperationPacer:
+    def pacer(self, operation: str) -> AmazonPacer:
         if operation not in self._pacers:
             limit = self._limits.get(operation, FALLBACK_RATE_LIMIT)
-            self._pacers[operation] = OperationPacer(limit, self._clock)
+            self._pacers[operation] = AmazonPacer(limit, self._clock)
         return self._pacers[operation]
 
     async def call(self, operation: str, method: str, path: str, *,
@@ -218,7 +212,7 @@ class SpApi:
         raise_for_status(response, "feed document transfer", None)
         return response.content
 
-    async def _take(self, pacer: OperationPacer) -> None:
+    async def _take(self, pacer: AmazonPacer) -> None:
         async with pacer.lock:  # one waiter at a time keeps the spend order fair
             while (wait := pacer.wait_for_token()) > 0:
                 await self._sleep(wait)
@@ -234,7 +228,7 @@ class SpApi:
 
 
 def raise_for_status(response: httpx.Response, operation: str,
-                     pacer: OperationPacer | None) -> None:
+                     pacer: AmazonPacer | None) -> None:
     """The one place where an SP-API answer becomes a ChannelError (amazon.md §2.1, §3)."""
     status = response.status_code
     if response.is_success:

@@ -7,7 +7,7 @@ Each connector module maps its platform's HTTP failures, in one place, to these 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Protocol, runtime_checkable
@@ -75,6 +75,9 @@ class Rejected(ChannelError):
 
 
 class ChannelConnector(Protocol):
+    """What every connector does. Optional capabilities are the protocols below, tested
+    with isinstance; platform facts are class attributes (channels/facts.py)."""
+
     kind: ClassVar[str]
     max_batch: ClassVar[int]
 
@@ -82,7 +85,16 @@ class ChannelConnector(Protocol):
 
     async def fetch_quantities(self, skus: Sequence[str]) -> dict[str, int]: ...
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]: ...
+
+@runtime_checkable
+class DiscoversMapping(Protocol):
+    """A connector that addresses items by the platform's own ids (`mapping`: sku -> id,
+    stored under the class's `mapping_field`) and can look SKUs up on the platform: all
+    of them (None) or the given ones. Records what it found in `mapping` and returns it."""
+
+    mapping: dict[str, str]
+
+    async def discover_mapping(self, skus: Sequence[str] | None = None) -> dict[str, str]: ...
 
 
 @runtime_checkable

@@ -67,6 +67,7 @@ from stocksync.channels.ebay_revisions import (
     RevisionCount,
     utc_now,
 )
+from stocksync.channels.facts import PlatformFacts
 from stocksync.core.inbound import InboundMessage
 
 __all__ = ["DAILY_REVISION_CAP", "REVISION_CAP_REASON", "EbayConnector", "RevisionCount"]
@@ -78,12 +79,17 @@ OFFERS_PAGE = 25  # getOffers returns at most 25 offers for one SKU
 FIXED_PRICE = "FIXED_PRICE"  # auction offers must keep availableQuantity 1 (ebay.md §3)
 
 
-class EbayConnector:
+class EbayConnector(PlatformFacts):
     """Pushes absolute quantities of one seller account's listings on one marketplace,
     and reads that marketplace's sales back (PollsOrders, FetchesOrders)."""
 
     kind: ClassVar[str] = "ebay"
     max_batch: ClassVar[int] = MAX_SKUS_PER_CALL
+    required_credentials: ClassVar[tuple[str, ...]] = (
+        "client_id", "client_secret", "refresh_token")
+    mapping_field: ClassVar[str | None] = "offer_id"
+    self_paced: ClassVar[bool] = True
+    revision_capped: ClassVar[bool] = True
     order_poll_seconds: ClassVar[float] = ORDER_POLL_SECONDS
 
     def __init__(self, client: httpx.AsyncClient, api_url: str, client_id: str,
@@ -143,10 +149,6 @@ class EbayConnector:
     def revisions_left(self, sku: str) -> int:
         """Revisions this connector may still make today to the listing of `sku`."""
         return self.revisions.left(self._listing(sku))
-
-    def revision_counts(self) -> dict[str, int]:
-        """sku -> revisions of its listing today, for `revisions_today` after a restart."""
-        return {sku: self.revisions.of(self._listing(sku)) for sku in self.mapping}
 
     def _listing(self, sku: str) -> str:
         """The revision-count key: the listing id once known, else the offer (or SKU)."""
@@ -221,10 +223,6 @@ class EbayConnector:
         pushes work without it (see __init__)."""
         await self.session.call("GET", f"{BASE}/inventory_item",
                                 params={"limit": 1, "offset": 0})
-
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
-        raise NotImplementedError("eBay notifications are parsed by ingest/ebay.py "
-                                  "(EbayNotificationParser)")
 
     async def discover_mapping(self, skus: Sequence[str] | None = None) -> dict[str, str]:
         """Look up the published fixed-price offer of each SKU (all inventory items when

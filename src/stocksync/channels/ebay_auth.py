@@ -15,12 +15,13 @@ import asyncio
 import base64
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from stocksync.channels.base import RateLimited, Rejected, Unavailable
+from stocksync.channels.http_errors import json_object, retry_after
+from stocksync.channels.pacing import Pacer
 
 JsonObject = dict[str, Any]  # JSON at the wire boundary
 
@@ -53,8 +54,7 @@ class BadRequest(Rejected):
         self.errors = errors
 
 
-@dataclass(slots=True)
-class CallPacer:
+class EbayPacer(Pacer):
     """A token bucket that keeps every span of `window_s` within `limit` calls.
 
     With capacity C and refill rate r, any interval of length L holds at most C + r*L
@@ -62,31 +62,16 @@ class CallPacer:
     also catches calls sent `margin` seconds before it, with room for one more burst: the
     bucket starts full, and a restarted process may burst in its predecessor's window."""
 
-    limit: int
-    window_s: float
-    clock: Callable[[], float] = time.monotonic
-    capacity: float = field(init=False)
-    rate: float = field(init=False)
-    tokens: float = field(init=False)
-    updated_at: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        if self.limit < 3:
+    def __init__(self, limit: int, window_s: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        if limit < 3:
             raise ValueError("the call quota must allow at least 3 calls per window")
-        margin = min(MAX_WINDOW_MARGIN_S, self.window_s * WINDOW_MARGIN_SHARE)
-        self.capacity = max(1.0, float(int(self.limit * BURST_SHARE)))
-        self.rate = (self.limit - 2 * self.capacity) / (self.window_s + margin)
-        self.tokens = self.capacity
-        self.updated_at = self.clock()
-
-    def reserve(self) -> float:
-        """Take the next call slot; returns how long to wait before sending. Slots are
-        taken synchronously, so concurrent callers queue up instead of racing."""
-        now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated_at) * self.rate)
-        self.updated_at = now
-        self.tokens -= 1.0
-        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+        margin = min(MAX_WINDOW_MARGIN_S, window_s * WINDOW_MARGIN_SHARE)
+        capacity = max(1.0, float(int(limit * BURST_SHARE)))
+        super().__init__((limit - 2 * capacity) / (window_s + margin), capacity,
+                         clock=clock, sleep=sleep)
+        self.limit = limit
+        self.window_s = window_s
 
 
 class EbaySession:
@@ -101,12 +86,11 @@ class EbaySession:
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.client = client
         self.api_url = api_url.rstrip("/")
-        self.pacer = CallPacer(call_limit, call_window_s, clock)
+        self.pacer = EbayPacer(call_limit, call_window_s, clock, sleep)
         self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
         self._refresh_token = refresh_token
         self._scopes = " ".join(scopes)
         self._clock = clock
-        self._sleep = sleep
         self._token: str | None = None
         self._refresh_at = 0.0
         self._token_lock = asyncio.Lock()
@@ -119,15 +103,13 @@ class EbaySession:
         eBay answers an expired token with 401 (1001) and, reportedly, sometimes with 403
         (1100 "Access denied") on inventory_item."""
         for attempt in (1, 2):
-            wait = self.pacer.reserve()
-            if wait > 0:
-                await self._sleep(wait)
+            await self.pacer.take()
             token = await self._access_token()  # after the wait: it may have expired
             response = await self._send(method, path, token, params, json)
             if response.status_code in (401, 403) and attempt == 1:
                 await self._refresh(stale=token)
                 continue
-            return _checked(response, missing_ok)
+            return raise_for_status(response, missing_ok)
         raise AssertionError("unreachable")
 
     async def _send(self, method: str, path: str, token: str,
@@ -165,7 +147,7 @@ class EbaySession:
             if response.status_code in (400, 401):  # invalid_grant, invalid_client, ...
                 raise Rejected("eBay refused the refresh token or app credentials "
                                f"({response.status_code})", _text(response))
-            _checked(response, missing_ok=False)
+            raise_for_status(response, missing_ok=False)
             body = json_body(response)
             try:
                 token, lifetime = str(body["access_token"]), float(body["expires_in"])
@@ -178,7 +160,7 @@ class EbaySession:
             self._refresh_at = sent_at + lifetime - margin
 
 
-def _checked(response: httpx.Response, missing_ok: bool) -> httpx.Response | None:
+def raise_for_status(response: httpx.Response, missing_ok: bool) -> httpx.Response | None:
     """The one place where eBay HTTP failures become ChannelErrors."""
     status = response.status_code
     if response.is_success:
@@ -188,7 +170,8 @@ def _checked(response: httpx.Response, missing_ok: bool) -> httpx.Response | Non
     if status in (401, 403):
         raise Rejected(f"eBay refused the access token ({status})", _text(response))
     if status == 429:
-        raise RateLimited("eBay call limit reached (429)", _retry_after(response))
+        raise RateLimited("eBay call limit reached (429)",
+                          retry_after(response, DEFAULT_RETRY_AFTER_S))
     if status >= 500:
         raise Unavailable(f"eBay answered {status}")
     if status == 400:
@@ -198,13 +181,7 @@ def _checked(response: httpx.Response, missing_ok: bool) -> httpx.Response | Non
 
 
 def json_body(response: httpx.Response) -> JsonObject:
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise Unavailable(f"eBay answered non-JSON ({response.status_code})") from exc
-    if not isinstance(body, dict):
-        raise Unavailable("eBay answered JSON that is not an object")
-    return body
+    return json_object(response, "eBay")
 
 
 def error_summary(errors: list[JsonObject]) -> str:
@@ -222,9 +199,3 @@ def _errors(response: httpx.Response) -> list[JsonObject]:
 def _text(response: httpx.Response) -> str:
     return response.text[:500]
 
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", DEFAULT_RETRY_AFTER_S)))
-    except ValueError:
-        return DEFAULT_RETRY_AFTER_S

@@ -20,13 +20,16 @@ import hmac
 import json
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import httpx
 
 from stocksync.channels.base import PushReport, QuantitySet, RateLimited, Rejected, Unavailable
+from stocksync.channels.facts import PlatformFacts
+from stocksync.channels.http_errors import retry_after
+from stocksync.core.channel_rules import ExternalChanges
 
 SIGNATURE_HEADER = "X-Stocksync-Signature"
 DELIVERY_HEADER = "X-Stocksync-Delivery-Id"
@@ -43,11 +46,15 @@ def verify_signature(secret: str, payload: bytes, header_value: str | None) -> b
         sign(secret, payload).encode(), header_value.strip().encode())
 
 
-class GenericHttpConnector:
+class GenericHttpConnector(PlatformFacts):
     """Pushes absolute quantities to one signed HTTP endpoint."""
 
     kind: ClassVar[str] = "generic_http"
     max_batch: ClassVar[int] = 500
+    required_settings: ClassVar[tuple[str, ...]] = ("url",)
+    required_credentials: ClassVar[tuple[str, ...]] = ("secret",)
+    # Fed only by stocksync: a change made there is put back to stocksync's value.
+    default_external_changes: ClassVar[ExternalChanges] = ExternalChanges.OVERWRITE
 
     def __init__(self, client: httpx.AsyncClient, endpoint_url: str, secret: str, *,
                  key_namespace: str | None = None) -> None:
@@ -77,9 +84,6 @@ class GenericHttpConnector:
         """ChecksCredentials: a signed read of no SKUs (the protocol's GET); an endpoint
         that does not accept the secret answers 401/403."""
         await self.fetch_quantities([])
-
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
-        raise NotImplementedError("the generic HTTP channel sends no webhooks")
 
     async def _push(self, quantities: dict[str, int], report: PushReport) -> None:
         content = json.dumps([self._key_namespace, self.endpoint_url, sorted(quantities.items())])
@@ -124,7 +128,7 @@ class GenericHttpConnector:
 
     async def _send(self, method: str, url: str, signed: bytes, headers: dict[str, str]
                     ) -> httpx.Response:
-        """The one place where HTTP failures become ChannelErrors."""
+        """Signed, and transport failures become Unavailable."""
         headers = {**headers, SIGNATURE_HEADER: sign(self._secret, signed)}
         content = signed if method == "POST" else None
         try:
@@ -133,16 +137,21 @@ class GenericHttpConnector:
             raise Unavailable(f"{url} timed out: {exc!r}") from exc
         except httpx.HTTPError as exc:
             raise Unavailable(f"{url} unreachable: {exc!r}") from exc
-        status = response.status_code
-        if response.is_success:
-            return response
-        if status in (401, 403):
-            raise Rejected(f"endpoint refused the signature ({status})", response.text[:500])
-        if status in (408, 429):
-            raise RateLimited(f"endpoint answered {status}", _retry_after(response))
-        if status >= 500:
-            raise Unavailable(f"endpoint answered {status}")
-        raise Rejected(f"endpoint answered {status}", response.text[:500])
+        return raise_for_status(response)
+
+def raise_for_status(response: httpx.Response) -> httpx.Response:
+    """The one place where the endpoint's HTTP answers become ChannelErrors."""
+    status = response.status_code
+    if response.is_success:
+        return response
+    if status in (401, 403):
+        raise Rejected(f"endpoint refused the signature ({status})", response.text[:500])
+    if status in (408, 429):
+        raise RateLimited(f"endpoint answered {status}",
+                          retry_after(response, DEFAULT_RETRY_AFTER_S))
+    if status >= 500:
+        raise Unavailable(f"endpoint answered {status}")
+    raise Rejected(f"endpoint answered {status}", response.text[:500])
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
@@ -169,9 +178,3 @@ def _answer(response: httpx.Response) -> tuple[str | None, dict[str, object]]:
     return (str(status) if status is not None else None,
             refused if isinstance(refused, dict) else {})
 
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", DEFAULT_RETRY_AFTER_S)))
-    except ValueError:
-        return DEFAULT_RETRY_AFTER_S

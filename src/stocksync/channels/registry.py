@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar
 
 import httpx
 
@@ -10,12 +11,12 @@ from stocksync.channels.amazon import AmazonConnector
 from stocksync.channels.amazon_auth import LWA_TOKEN_URL
 from stocksync.channels.base import ChannelConnector
 from stocksync.channels.ebay import EbayConnector
+from stocksync.channels.facts import PlatformFacts
 from stocksync.channels.generic_http import GenericHttpConnector
 from stocksync.channels.shopify import ShopifyConnector
 from stocksync.channels.square import PRODUCTION_URL as SQUARE_URL
 from stocksync.channels.square import SquareConnector
 from stocksync.channels.woocommerce import WooCommerceConnector
-from stocksync.core.channel_rules import ExternalChanges
 from stocksync.core.channels import Channel, ChannelKind
 from stocksync.core.errors import InvalidInput
 
@@ -23,46 +24,35 @@ from stocksync.core.errors import InvalidInput
 # restart must not collide with that old push's idempotency key / delivery id.
 BOOT_ID = uuid.uuid4().hex[:12]
 
-# What each kind needs: (settings fields, credential fields). Webhook secrets are only
-# needed where the platform sends webhooks to stocksync; they are checked at delivery.
-REQUIRED: dict[ChannelKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    ChannelKind.SHOPIFY: (("shop_url", "location_id"), ("access_token",)),
-    ChannelKind.GENERIC_HTTP: (("url",), ("secret",)),
-    ChannelKind.POS: ((), ("webhook_secret",)),
-    ChannelKind.WOOCOMMERCE: (("store_url",), ("consumer_key", "consumer_secret")),
-    ChannelKind.SQUARE: (("location_id",), ("access_token",)),
-    ChannelKind.EBAY: ((), ("client_id", "client_secret", "refresh_token")),
-    ChannelKind.AMAZON: (("endpoint", "seller_id", "marketplace_id"),
-                         ("lwa_client_id", "lwa_client_secret", "refresh_token")),
+
+class PosFacts(PlatformFacts):
+    """A till: it tells stocksync what it sold (webhooks); nothing is pushed to it, so it
+    has no connector, only facts."""
+
+    kind: ClassVar[str] = "pos"
+    pushed: ClassVar[bool] = False
+    required_credentials: ClassVar[tuple[str, ...]] = ("webhook_secret",)
+
+
+CLASSES: dict[ChannelKind, type[PlatformFacts]] = {
+    ChannelKind.SHOPIFY: ShopifyConnector, ChannelKind.GENERIC_HTTP: GenericHttpConnector,
+    ChannelKind.POS: PosFacts, ChannelKind.WOOCOMMERCE: WooCommerceConnector,
+    ChannelKind.SQUARE: SquareConnector, ChannelKind.EBAY: EbayConnector,
+    ChannelKind.AMAZON: AmazonConnector,
 }
 # Kinds stocksync pushes quantities to; a POS only sends webhooks.
-PUSHED = {ChannelKind.SHOPIFY, ChannelKind.GENERIC_HTTP, ChannelKind.WOOCOMMERCE,
-          ChannelKind.SQUARE, ChannelKind.EBAY, ChannelKind.AMAZON}
-# Under which external-id field each kind's own item id is kept (channel SKU mapping).
-MAPPING_FIELDS = {ChannelKind.SHOPIFY: "inventory_item_id", ChannelKind.EBAY: "offer_id",
-                  ChannelKind.WOOCOMMERCE: "product_id",
-                  ChannelKind.SQUARE: "catalog_object_id"}
-# Pushes compare-and-set against the value stocksync expects there (a push that crosses a
-# sale at the channel fails instead of erasing it). Elsewhere a channel that sold since our
-# last set is set again (see app/channel_changes.py).
-COMPARE_AND_SET = {ChannelKind.SHOPIFY}
-# A change made inside the channel that no order explains: where people buy, and the
-# platform reports its levels, it is accepted (never pushed over); a B2B portal or custom
-# storefront is fed only by stocksync, so stocksync's value is put back there.
-DEFAULT_EXTERNAL_CHANGES = {kind: ExternalChanges.ACCEPT for kind in ChannelKind} | {
-    ChannelKind.GENERIC_HTTP: ExternalChanges.OVERWRITE}
-# These connectors pace themselves from the platform's own limits.
-SELF_PACED = {ChannelKind.SHOPIFY, ChannelKind.WOOCOMMERCE, ChannelKind.SQUARE,
-              ChannelKind.EBAY, ChannelKind.AMAZON}
+PUSHED = frozenset(kind for kind, facts in CLASSES.items() if facts.pushed)
 
 
-def mapping_field(kind: ChannelKind) -> str | None:
-    return MAPPING_FIELDS.get(kind)
+def connector_class(kind: ChannelKind) -> type[PlatformFacts]:
+    """The class whose attributes are the facts about `kind` (its connector, if it has one)."""
+    return CLASSES[kind]
 
 
 def check(kind: ChannelKind, settings: dict[str, str], credentials: dict[str, str] | None,
           *, creating: bool) -> None:
-    needed_settings, needed_credentials = REQUIRED[kind]
+    facts = connector_class(kind)
+    needed_settings, needed_credentials = facts.required_settings, facts.required_credentials
     rate = settings.get("max_requests_per_second")
     if rate is not None:
         try:

@@ -27,15 +27,15 @@ from stocksync.channels.base import (
     Rejected,
     Unavailable,
 )
+from stocksync.channels.facts import PlatformFacts
 from stocksync.channels.shopify_orders import ShopifyOrderReader
 from stocksync.channels.shopify_throttle import (
     LEVEL_COST_PER_ITEM,
     MUTATION_COST,
     VARIANT_COST_PER_NODE,
     VARIANT_PAGE_OVERHEAD,
-    CostEstimate,
     CostTooHigh,
-    raise_for_graphql_errors,
+    ShopifyPacer,
     raise_for_status,
 )
 from stocksync.core.inbound import InboundMessage
@@ -96,7 +96,7 @@ class _Entry:
     change_from: int | None
 
 
-class ShopifyConnector:
+class ShopifyConnector(PlatformFacts):
     """Pushes absolute `available` quantities of one location of one shop, and reads its
     orders back (FetchesOrders, PollsOrders: channels/shopify_orders.py).
 
@@ -105,6 +105,12 @@ class ShopifyConnector:
 
     kind: ClassVar[str] = "shopify"
     max_batch: ClassVar[int] = 250
+    required_settings: ClassVar[tuple[str, ...]] = ("shop_url", "location_id")
+    required_credentials: ClassVar[tuple[str, ...]] = ("access_token",)
+    mapping_field: ClassVar[str | None] = "inventory_item_id"
+    compare_and_set: ClassVar[bool] = True
+    self_paced: ClassVar[bool] = True
+    echoes_pushes: ClassVar[bool] = True
     order_poll_seconds: ClassVar[float] = ShopifyOrderReader.order_poll_seconds
 
     def __init__(self, client: httpx.AsyncClient, shop_url: str, access_token: str, *,
@@ -119,7 +125,7 @@ class ShopifyConnector:
                             else f"gid://shopify/Location/{location_id}")
         self.api_version = api_version
         self.mapping: dict[str, str] = dict(mapping or {})  # sku -> InventoryItem GID
-        self.cost = CostEstimate(clock)
+        self.pacer = ShopifyPacer(clock)
         self._headers = {"X-Shopify-Access-Token": access_token}
         self._sleep = sleep
         self._send_lock = asyncio.Lock()
@@ -156,9 +162,6 @@ class ShopifyConnector:
     async def poll_orders(self, cursor: str) -> OrderPage:
         return await self.orders.poll_orders(cursor)
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
-        raise NotImplementedError("Shopify webhook ingestion is not implemented yet")
-
     async def check_credentials(self) -> None:
         """ChecksCredentials: `shop { name }` (cost 1); a wrong or revoked token is a 401
         (https://shopify.dev/docs/api/admin-graphql, "Authentication")."""
@@ -176,13 +179,13 @@ class ShopifyConnector:
         for search in searches:
             cursor: str | None = None
             while True:
-                first = self.cost.fit(VARIANT_COST_PER_NODE, VARIANT_PAGE_OVERHEAD)
+                first = self.pacer.fit(VARIANT_COST_PER_NODE, VARIANT_PAGE_OVERHEAD)
                 variables = {"first": first, "after": cursor, "query": search}
                 cost = VARIANT_PAGE_OVERHEAD + first * VARIANT_COST_PER_NODE
                 try:
                     data = await self._graphql(LIST_VARIANTS, variables, cost)
                 except CostTooHigh:
-                    if self.cost.fit(VARIANT_COST_PER_NODE, VARIANT_PAGE_OVERHEAD) < first:
+                    if self.pacer.fit(VARIANT_COST_PER_NODE, VARIANT_PAGE_OVERHEAD) < first:
                         continue  # now we know the real bucket size: ask for a smaller page
                     raise
                 page = data["productVariants"]
@@ -330,14 +333,14 @@ class ShopifyConnector:
         levels: dict[str, int | None] = {}
         start = 0
         while start < len(item_ids):
-            size = self.cost.fit(LEVEL_COST_PER_ITEM, 0)
+            size = self.pacer.fit(LEVEL_COST_PER_ITEM, 0)
             batch = item_ids[start:start + size]
             variables = {"ids": batch, "locationId": self.location_id}
             try:
                 data = await self._graphql(READ_LEVELS, variables,
                                            len(batch) * LEVEL_COST_PER_ITEM)
             except CostTooHigh:
-                if self.cost.fit(LEVEL_COST_PER_ITEM, 0) < size:
+                if self.pacer.fit(LEVEL_COST_PER_ITEM, 0) < size:
                     continue
                 raise
             for item_id, node in zip(batch, data["nodes"], strict=True):
@@ -352,10 +355,10 @@ class ShopifyConnector:
     async def _graphql(self, query: str, variables: JsonObject, cost: int) -> JsonObject:
         """POST one operation, waiting first if the estimated bucket cannot cover `cost`."""
         async with self._send_lock:
-            wait = self.cost.wait_for(cost)
+            wait = self.pacer.wait_for(cost)
             if wait > 0:
                 await self._sleep(wait)
-            self.cost.spend(cost)
+            self.pacer.spend(cost)
         try:
             response = await self.client.post(self.endpoint, headers=self._headers,
                                               json={"query": query, "variables": variables})
@@ -364,20 +367,8 @@ class ShopifyConnector:
         except httpx.HTTPError as exc:
             raise Unavailable(f"Shopify unreachable: {exc!r}") from exc
         finally:
-            self.cost.settle(cost)
-        raise_for_status(response)
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise Unavailable(f"Shopify answered non-JSON ({response.status_code})") from exc
-        if not isinstance(body, dict):
-            raise Unavailable("Shopify answered JSON that is not an object")
-        throttle = ((body.get("extensions") or {}).get("cost") or {}).get("throttleStatus")
-        if throttle:
-            self.cost.observe(throttle)
-        raise_for_graphql_errors(body, self.cost)
-        data: JsonObject = body["data"]
-        return data
+            self.pacer.settle(cost)
+        return raise_for_status(response, self.pacer)
 
 
 def _available_after(payload: JsonObject) -> dict[str, int]:

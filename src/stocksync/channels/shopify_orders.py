@@ -11,7 +11,7 @@ lists only ids and times (requested cost 2 + first); each changed order is then 
 three lines without refunds costs about 7), and an edited order's sales agreements with a
 second read (AGREEMENTS_COST). Every 30 s an idle poll actually spends ~2 points against a
 restore rate of 50+ points/s, i.e. well under 1% of the bucket; the requested costs only
-need the bucket to hold 815 points for a moment, which CostEstimate waits for.
+need the bucket to hold 815 points for a moment, which ShopifyPacer waits for.
 
 The cursor is the newest `updatedAt` seen. Shopify's search index can trail a change
 (shopify.md §6.4 asks for reconciliation because deliveries are not guaranteed; the

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from stocksync.channels.base import RateLimited, Rejected, Unavailable
+from stocksync.channels.http_errors import json_object, retry_after
 
 JsonObject = dict[str, Any]
 
@@ -38,8 +39,10 @@ class CostTooHigh(Rejected):
 
 
 @dataclass(slots=True)
-class CostEstimate:
-    """A local copy of the leaky bucket, so the connector waits instead of being THROTTLED."""
+class ShopifyPacer:
+    """A local copy of Shopify's leaky bucket of query cost points, so the connector waits
+    instead of being THROTTLED. Not a `Pacer` (calls cost points, and the bucket's size is
+    unknown until the first answer), but used the same way: wait, spend, observe."""
 
     clock: Callable[[], float] = time.monotonic
     maximum_available: float = ASSUMED_MAXIMUM
@@ -88,20 +91,28 @@ class CostEstimate:
         return max(0.0, requested - current) / self.restore_rate + WAIT_MARGIN_S
 
 
-def raise_for_status(response: httpx.Response) -> None:
+def raise_for_status(response: httpx.Response, pacer: ShopifyPacer) -> JsonObject:
+    """The `data` of a usable GraphQL answer, or the ChannelError the answer means: HTTP
+    failures first, then errors in the body (which arrive with HTTP 200)."""
     status = response.status_code
-    if response.is_success:
-        return
     if status in (401, 403):
         raise Rejected(f"Shopify refused the credentials ({status})", response.text[:500])
     if status == 429:
-        raise RateLimited("Shopify answered 429", _retry_after(response))
+        raise RateLimited("Shopify answered 429", retry_after(response, DEFAULT_RETRY_AFTER_S))
     if status >= 500:
         raise Unavailable(f"Shopify answered {status}")
-    raise Rejected(f"Shopify answered {status}", response.text[:500])
+    if not response.is_success:
+        raise Rejected(f"Shopify answered {status}", response.text[:500])
+    body = json_object(response, "Shopify")
+    throttle = ((body.get("extensions") or {}).get("cost") or {}).get("throttleStatus")
+    if throttle:
+        pacer.observe(throttle)
+    _raise_for_graphql_errors(body, pacer)
+    data: JsonObject = body["data"]
+    return data
 
 
-def raise_for_graphql_errors(body: JsonObject, estimate: CostEstimate) -> None:
+def _raise_for_graphql_errors(body: JsonObject, pacer: ShopifyPacer) -> None:
     errors = body.get("errors")
     if not errors:
         if not isinstance(body.get("data"), dict):
@@ -113,20 +124,14 @@ def raise_for_graphql_errors(body: JsonObject, estimate: CostEstimate) -> None:
     cost = (body.get("extensions") or {}).get("cost") or {}
     if "THROTTLED" in codes:  # shopify.md §4: HTTP 200, body-level THROTTLED
         requested = float(cost.get("requestedQueryCost") or 0)
-        raise RateLimited("Shopify throttled the query", estimate.retry_after(requested))
+        raise RateLimited("Shopify throttled the query", pacer.retry_after(requested))
     if "MAX_COST_EXCEEDED" in codes:
         for error in errors:
             max_cost = (error.get("extensions") or {}).get("maxCost")
             if isinstance(max_cost, int | float):
-                estimate.max_query_cost = float(max_cost)
+                pacer.max_query_cost = float(max_cost)
         raise CostTooHigh("query cost exceeds Shopify's single-query limit", errors)
     if codes & UNAVAILABLE_CODES:
         raise Unavailable(f"Shopify GraphQL error {sorted(map(str, codes))}")
     raise Rejected(f"Shopify GraphQL error {sorted(map(str, codes))}", errors)
 
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", DEFAULT_RETRY_AFTER_S)))
-    except ValueError:
-        return DEFAULT_RETRY_AFTER_S

@@ -31,15 +31,16 @@ from typing import ClassVar
 import httpx
 
 from stocksync.channels.base import OrderPage, PushReport, QuantitySet, Rejected, Unavailable
+from stocksync.channels.facts import PlatformFacts
 from stocksync.channels.square_order_reader import SquareOrderReader
 from stocksync.channels.square_pacing import (
     DEFAULT_BURST,
     DEFAULT_REQUESTS_PER_SECOND,
     JsonObject,
-    Pacer,
-    check_response,
+    SquarePacer,
     codes_of,
     errors_of,
+    raise_for_status,
 )
 from stocksync.channels.square_stamps import CountStamps
 from stocksync.core.inbound import InboundMessage
@@ -75,11 +76,16 @@ class _Entry:
     as_of: datetime | None = None  # QuantitySet.as_of: Square's own changes included
 
 
-class SquareConnector:
+class SquareConnector(PlatformFacts):
     """Pushes absolute IN_STOCK quantities of one location of one Square seller."""
 
     kind: ClassVar[str] = "square"
     max_batch: ClassVar[int] = MAX_CHANGES
+    required_settings: ClassVar[tuple[str, ...]] = ("location_id",)
+    required_credentials: ClassVar[tuple[str, ...]] = ("access_token",)
+    mapping_field: ClassVar[str | None] = "catalog_object_id"
+    self_paced: ClassVar[bool] = True
+    echoes_pushes: ClassVar[bool] = True
     # Square publishes no numeric rate limit (square.md §5): one search every 30 s is a
     # small share of the budget the pacer keeps, and till sales arrive within it.
     order_poll_seconds: ClassVar[float] = 30.0
@@ -101,7 +107,7 @@ class SquareConnector:
         self.stamps = CountStamps()
         self.orders = SquareOrderReader(self._post_json, location_id, self.mapping,
                                         self.untracked)
-        self.pacer = Pacer(requests_per_second, burst, clock, sleep)
+        self.pacer = SquarePacer(requests_per_second, burst, clock, sleep)
         self._headers = {"Authorization": f"Bearer {access_token}",
                          "Square-Version": square_version, "Accept": "application/json"}
         self._clock = clock
@@ -148,9 +154,6 @@ class SquareConnector:
         UNAUTHORIZED, a missing scope a 403 INSUFFICIENT_SCOPES (square.md §1)."""
         await self._post_json("/v2/inventory/counts/batch-retrieve",
                               {"location_ids": [self.location_id], "limit": 1})
-
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
-        raise NotImplementedError("Square webhooks are parsed by stocksync.ingest.square")
 
     # -- PollsOrders / FetchesOrders ----------------------------------------------------------
     async def poll_orders(self, cursor: str) -> OrderPage:
@@ -358,7 +361,7 @@ class SquareConnector:
             raise Unavailable(f"Square timed out: {exc!r}") from exc
         except httpx.HTTPError as exc:
             raise Unavailable(f"Square unreachable: {exc!r}") from exc
-        return check_response(response, self.pacer, batch_errors=batch_errors)
+        return raise_for_status(response, self.pacer, batch_errors=batch_errors)
 
 
 def _whole(quantity: object) -> int:

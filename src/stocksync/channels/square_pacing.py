@@ -14,12 +14,13 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from stocksync.channels.base import RateLimited, Rejected, Unavailable
+from stocksync.channels.http_errors import retry_after
+from stocksync.channels.pacing import Pacer
 
 JsonObject = dict[str, Any]  # JSON at the wire boundary
 
@@ -33,33 +34,31 @@ UNAVAILABLE_CODES = frozenset({"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE",
                                "GATEWAY_TIMEOUT", "REQUEST_TIMEOUT", "BAD_GATEWAY"})
 
 
-@dataclass(slots=True)
-class Pacer:
-    """A token bucket in front of every Square call, shared by all calls of one connector."""
+class SquarePacer(Pacer):
+    """A token bucket in front of every Square call, shared by all calls of one connector,
+    that halves its rate on a 429 and earns it back with each success."""
 
-    max_rate: float = DEFAULT_REQUESTS_PER_SECOND
-    burst: float = DEFAULT_BURST
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    jitter: Callable[[], float] = random.random
-    rate: float = 0.0
-    tokens: float = 0.0
-    updated_at: float = 0.0
-    paused_until: float = 0.0
-    strikes: int = 0  # 429s in a row
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+    def __init__(self, max_rate: float = DEFAULT_REQUESTS_PER_SECOND,
+                 burst: float = DEFAULT_BURST, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 jitter: Callable[[], float] = random.random) -> None:
+        super().__init__(max_rate, max(1.0, burst), clock=clock, sleep=sleep)
+        self.max_rate = max_rate
+        self.jitter = jitter
+        self.paused_until = 0.0
+        self.strikes = 0  # 429s in a row
+        self._lock = asyncio.Lock()
 
-    def __post_init__(self) -> None:
-        self.burst = max(1.0, self.burst)
-        self.rate, self.tokens, self.updated_at = self.max_rate, self.burst, self.clock()
+    @property
+    def burst(self) -> float:
+        return self.capacity
 
     async def acquire(self) -> None:
         """Wait until a call may go out. Waiters queue on the lock, so they leave in order
         and evenly spaced."""
         async with self._lock:
             while True:
-                now = self.clock()
-                self._refill(now)
+                now = self.refill()
                 wait = self.paused_until - now
                 if wait <= 0:
                     if self.tokens >= 1.0:
@@ -67,10 +66,6 @@ class Pacer:
                         return
                     wait = (1.0 - self.tokens) / self.rate
                 await self.sleep(wait)
-
-    def _refill(self, now: float) -> None:
-        self.tokens = min(self.burst, self.tokens + (now - self.updated_at) * self.rate)
-        self.updated_at = now
 
     def succeeded(self) -> None:
         self.strikes = 0
@@ -82,7 +77,7 @@ class Pacer:
         if retry_after is None:  # exponential back-off with jitter, as Square recommends
             ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (self.strikes - 1))
             retry_after = ceiling * (0.5 + self.jitter() / 2)
-        self._refill(self.clock())
+        self.refill()
         self.rate = max(MIN_REQUESTS_PER_SECOND, self.rate / 2)
         self.tokens = 0.0
         self.paused_until = max(self.paused_until, self.clock() + retry_after)
@@ -98,8 +93,8 @@ def codes_of(body: object) -> list[str]:
     return [str(e.get("code")) for e in errors_of(body)]
 
 
-def check_response(response: httpx.Response, pacer: Pacer, *, batch_errors: bool = False
-                   ) -> tuple[int, JsonObject]:
+def raise_for_status(response: httpx.Response, pacer: SquarePacer, *,
+                     batch_errors: bool = False) -> tuple[int, JsonObject]:
     """(status, body) of a usable answer - 2xx, or 400 when `batch_errors` (the caller sorts
     per-change errors) - or the ChannelError this answer means."""
     status = response.status_code
@@ -109,8 +104,9 @@ def check_response(response: httpx.Response, pacer: Pacer, *, batch_errors: bool
         body = None
     codes = codes_of(body)
     if status == 429:
+        # Whether Square sends Retry-After is unconfirmed (square.md §5): use it when present.
         raise RateLimited(f"Square answered 429 {codes}",
-                          pacer.rate_limited(_retry_after(response)))
+                          pacer.rate_limited(retry_after(response)))
     if status >= 500 or set(codes) & UNAVAILABLE_CODES or status == 408:
         raise Unavailable(f"Square answered {status} {codes}")
     if status in (401, 403):
@@ -126,11 +122,3 @@ def check_response(response: httpx.Response, pacer: Pacer, *, batch_errors: bool
         return status, body
     raise Rejected(f"Square answered {status} {codes}", errors_of(body))
 
-
-def _retry_after(response: httpx.Response) -> float | None:
-    # Whether Square sends Retry-After is unconfirmed (square.md §5): use it when present.
-    try:
-        value = response.headers.get("Retry-After")
-        return None if value is None else max(0.0, float(value))
-    except ValueError:
-        return None

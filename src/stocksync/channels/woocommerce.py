@@ -31,7 +31,8 @@ import httpx
 
 from stocksync.channels import woocommerce_order_reader as orders
 from stocksync.channels.base import OrderPage, PushReport, QuantitySet, Rejected, Unavailable
-from stocksync.channels.woocommerce_pacing import BatchTooLarge, RequestPacer, raise_for_status
+from stocksync.channels.facts import PlatformFacts
+from stocksync.channels.woocommerce_pacing import BatchTooLarge, WooCommercePacer, raise_for_status
 from stocksync.core.inbound import InboundMessage
 
 JsonObject = dict[str, Any]  # JSON at the wire boundary
@@ -92,12 +93,17 @@ class _Update:
     quantity: int
 
 
-class WooCommerceConnector:
+class WooCommerceConnector(PlatformFacts):
     """Pushes absolute stock quantities of products and variations of one store, and reads
     its orders back (PollsOrders, FetchesOrders)."""
 
     kind: ClassVar[str] = "woocommerce"
     max_batch: ClassVar[int] = BATCH_LIMIT
+    required_settings: ClassVar[tuple[str, ...]] = ("store_url",)
+    required_credentials: ClassVar[tuple[str, ...]] = ("consumer_key", "consumer_secret")
+    mapping_field: ClassVar[str | None] = "product_id"
+    self_paced: ClassVar[bool] = True
+    echoes_pushes: ClassVar[bool] = True
     order_poll_seconds: ClassVar[float] = orders.ORDER_POLL_SECONDS
 
     def __init__(self, client: httpx.AsyncClient, store_url: str, consumer_key: str,
@@ -112,7 +118,7 @@ class WooCommerceConnector:
         # A merchant may lower the limit with woocommerce_rest_batch_items_limit; a 413
         # tells us the real one (see _push_group).
         self.batch_limit = max(1, batch_limit)
-        self.pacer = RequestPacer(clock=clock, sleep=sleep, min_interval=(
+        self.pacer = WooCommercePacer(clock=clock, sleep=sleep, min_interval=(
             1.0 / requests_per_second if requests_per_second else 0.0))
         self._consumer_key = consumer_key
         self._consumer_secret = consumer_secret
@@ -152,9 +158,6 @@ class WooCommerceConnector:
             if row.get("manage_stock") in (True, "parent") and value is not None:
                 quantities[sku] = value
         return quantities
-
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[object]:
-        raise NotImplementedError("WooCommerce webhooks are parsed by stocksync.ingest")
 
     async def check_credentials(self) -> None:
         """ChecksCredentials: one product (GET /products?per_page=1), a read the key needs

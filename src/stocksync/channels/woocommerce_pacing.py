@@ -15,13 +15,14 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 
 import httpx
 
 from stocksync.channels.base import RateLimited, Rejected, Unavailable
+from stocksync.channels.http_errors import retry_after
 
 DEFAULT_RETRY_AFTER_S = 1.0
+STORE_API_RETRY_AFTER = "RateLimit-Retry-After"  # the Store API limiter's own header
 MAX_WAIT_S = 3600.0  # never trust a header into sleeping longer than this
 WINDOW_MARGIN_S = 0.05  # our clock and the host's disagree a little
 # RateLimit-Reset: delta seconds (IETF draft) or a Unix time (WooCommerce Store API limiter).
@@ -39,8 +40,9 @@ class BatchTooLarge(Rejected):
 
 
 @dataclass(slots=True)
-class RequestPacer:
-    """Decides how long to wait before each request; `acquire` before, `settle` after."""
+class WooCommercePacer:
+    """Decides how long to wait before each request; `acquire` before, `settle` after.
+    Not a token bucket (`Pacer`): the host's headers, not a known rate, say when to send."""
 
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -94,28 +96,11 @@ class RequestPacer:
             self.reset_at = (None if reset is None
                              else now + min(max(reset, 0.0), MAX_WAIT_S) + WINDOW_MARGIN_S)
         if response.status_code in (429, 503):
-            retry_after = retry_after_of(response)
-            if retry_after is None and response.status_code == 429:
-                retry_after = DEFAULT_RETRY_AFTER_S
-            if retry_after is not None:
-                self.blocked_until = max(self.blocked_until,
-                                         now + retry_after + WINDOW_MARGIN_S)
-
-
-def retry_after_of(response: httpx.Response) -> float | None:
-    """Retry-After (delta seconds or an HTTP date), else the Store API's
-    RateLimit-Retry-After; None when neither is there."""
-    value = response.headers.get("Retry-After") or response.headers.get("RateLimit-Retry-After")
-    if not value:
-        return None
-    number = _number(value)
-    if number is not None and value.strip().replace(".", "", 1).isdigit():
-        return min(number, MAX_WAIT_S)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return min(max(0.0, moment.timestamp() - time.time()), MAX_WAIT_S)
+            wait = retry_after(response, also=STORE_API_RETRY_AFTER, cap=MAX_WAIT_S)
+            if wait is None and response.status_code == 429:
+                wait = DEFAULT_RETRY_AFTER_S
+            if wait is not None:
+                self.blocked_until = max(self.blocked_until, now + wait + WINDOW_MARGIN_S)
 
 
 def raise_for_status(response: httpx.Response) -> None:
@@ -133,7 +118,8 @@ def raise_for_status(response: httpx.Response) -> None:
         raise BatchTooLarge(described, response.text[:500],
                             int(found.group(1)) if found else None)
     if status == 429:
-        raise RateLimited(described, retry_after_of(response) or DEFAULT_RETRY_AFTER_S)
+        raise RateLimited(described, retry_after(response, also=STORE_API_RETRY_AFTER,
+                                                  cap=MAX_WAIT_S) or DEFAULT_RETRY_AFTER_S)
     if status >= 500 or status == 408:
         raise Unavailable(described)
     raise Rejected(described, response.text[:500])

@@ -65,13 +65,12 @@ def reconcile_cmd(
     from stocksync.app.reconcile import reconcile
     from stocksync.bootstrap import build_service
     from stocksync.channels import registry
-    from stocksync.storage.channels import SqlChannels
     from stocksync.storage.credentials import CredentialsError
 
     svc = build_service(settings(database_url))
     tenant_id = tenant_or_exit(svc, tenant).id
     with svc.uow(tenant_id, write=False) as uow:
-        found = [c for c in SqlChannels(uow.conn, tenant_id).list()
+        found = [c for c in uow.channels.list()
                  if c.kind in registry.PUSHED and (channel is None or c.code == channel)]
     if not found:
         raise fail(f"no channel {channel or ''} to reconcile for tenant {tenant}")

@@ -7,12 +7,7 @@ import re
 SKU_PATTERN = r"^[A-Za-z0-9._\-/]{1,64}$"
 LOCATION_PATTERN = r"^[A-Za-z0-9_\-]{1,32}$"
 _SKU = re.compile(SKU_PATTERN)
-_LOCATION = re.compile(LOCATION_PATTERN)
 
 
 def is_valid_sku(sku: str) -> bool:
     return bool(_SKU.match(sku))
-
-
-def is_valid_location_code(code: str) -> bool:
-    return bool(_LOCATION.match(code))

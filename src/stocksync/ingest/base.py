@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, runtime_checkable
 
 from stocksync.core.inbound import ParsedDelivery
 
@@ -23,3 +23,11 @@ class WebhookParser(Protocol):
         """The delivery's id and messages; raises MalformedWebhook naming what is wrong.
         `settings` are the channel's settings (e.g. POS store -> location mapping)."""
         ...
+
+
+@runtime_checkable
+class AnswersPings(Protocol):
+    """A parser for a platform that sends unsigned test deliveries (WooCommerce's ping when
+    a webhook is saved): asked before `verify`, so the platform sees them accepted."""
+
+    def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool: ...

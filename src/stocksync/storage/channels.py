@@ -134,10 +134,6 @@ class SqlChannels:
         return set(self.conn.execute(select(channel_skus.c.sku).where(
             self._sku_where(code), channel_skus.c.pending_since.isnot(None))).scalars())
 
-    def all_skus(self, code: str) -> list[str]:
-        return list(self.conn.execute(select(channel_skus.c.sku).where(self._sku_where(code))
-                                      .order_by(channel_skus.c.sku)).scalars())
-
     def want(self, code: str, sku: str, wanted: int, sequence: int, since: datetime,
              existing: SkuTarget | None, correlation_id: str | None = None,
              reassert: bool = False) -> None:
@@ -320,11 +316,6 @@ class SqlChannels:
     def park(self, code: str, sku: str, reason: str) -> None:
         self.conn.execute(update(channel_skus).where(
             self._sku_where(code), channel_skus.c.sku == sku).values(parked_reason=reason[:2000]))
-
-    def retry_later(self, code: str, skus: Sequence[str], at: datetime) -> None:
-        self.conn.execute(update(channel_skus).where(
-            self._sku_where(code), channel_skus.c.sku.in_(list(skus))).values(
-            attempts=channel_skus.c.attempts + 1, next_attempt_at=at))
 
     def hold_until(self, code: str, held: Mapping[str, datetime]) -> None:
         """Not yet (a revision budget holds these back): look again at the given times."""

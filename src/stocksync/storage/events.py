@@ -87,11 +87,6 @@ class SqlEventLog:
         rows = self.conn.execute(query.order_by(events.c.sequence))
         return [_logged(r, int(r.sequence)) for r in rows]
 
-    def by_ids(self, event_ids: Sequence[str]) -> list[LoggedEvent]:
-        rows = self.conn.execute(self._query().where(events.c.event_id.in_(list(event_ids)))
-                                 .order_by(events.c.sequence))
-        return [_logged(r, int(r.sequence)) for r in rows]
-
     def replay_stream(self, batch: int = 5000) -> Iterator[LoggedEvent]:
         """Every event of the tenant, sequenced ones in log order, then the outbox (not yet
         sequenced) in write order: together, everything the stored levels reflect."""

@@ -84,10 +84,6 @@ class SqlLedger:
 
     # ---- reads -------------------------------------------------------------------------
 
-    def _key(self, sku: str, location: str) -> ColumnElement[bool]:
-        return and_(stock_levels.c.tenant_id == self.tenant_id, stock_levels.c.sku == sku,
-                    stock_levels.c.location == location)
-
     def stored_levels(self, skus: Iterable[str] | None = None) -> list[Level]:
         """Levels exactly as stored (what `verify` compares with the replay)."""
         query = select(stock_levels).where(stock_levels.c.tenant_id == self.tenant_id)

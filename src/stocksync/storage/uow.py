@@ -8,6 +8,7 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from stocksync.storage.catalog import SqlCatalog
+from stocksync.storage.channels import SqlChannels
 from stocksync.storage.engine import WRITE
 from stocksync.storage.events import SqlEventLog
 from stocksync.storage.idempotency import SqlIdempotency
@@ -22,6 +23,7 @@ class SqlUnitOfWork:
     catalog: SqlCatalog
     idempotency: SqlIdempotency
     log: SqlEventLog
+    channels: SqlChannels
 
     def __init__(self, engine: Engine, tenant_id: str, *, write: bool = True,
                  on_commit: Callable[[], None] | None = None) -> None:
@@ -47,6 +49,7 @@ class SqlUnitOfWork:
         self.catalog = SqlCatalog(conn, t)
         self.idempotency = SqlIdempotency(conn, t)
         self.log = SqlEventLog(conn, t)
+        self.channels = SqlChannels(conn, t)
         return self
 
     def defer(self, work: Callable[[], None]) -> None:

@@ -26,7 +26,7 @@ from stocksync.app.service import EVENTS, Stocksync
 from stocksync.channels import registry
 from stocksync.channels.base import ChannelError, PollsOrders, RateLimited, Rejected
 from stocksync.core.channels import Channel
-from stocksync.storage.channels import SqlChannels, enabled_channels
+from stocksync.storage.channels import enabled_channels
 from stocksync.storage.credentials import CredentialBox
 from stocksync.storage.uow import SqlUnitOfWork
 
@@ -72,7 +72,7 @@ class ChannelWorker:
         if self.lease_until is None or now >= self.lease_until - RENEW_BEFORE:
             until = now + timedelta(seconds=LEASE_SECONDS)
             with self.svc.uow(tenant) as uow:
-                leased = SqlChannels(uow.conn, tenant).claim_lease(code, self.owner, now, until)
+                leased = uow.channels.claim_lease(code, self.owner, now, until)
                 uow.commit()
             self.lease_until = until if leased else None
             if not leased:
@@ -84,7 +84,7 @@ class ChannelWorker:
                     self._observe(uow, self.cursor, now)
                     return True, 0
         with self.svc.uow(tenant) as uow:
-            current = SqlChannels(uow.conn, tenant).get(code)
+            current = uow.channels.get(code)
             if current is None:
                 return False, 0
             done = project(uow, current, now)
@@ -99,7 +99,7 @@ class ChannelWorker:
         if self.observed_at is not None and (now - self.observed_at).total_seconds() < 1.0:
             return  # metrics at most once a second per channel
         self.observed_at = now
-        status = SqlChannels(uow.conn, self.channel.tenant_id).status(
+        status = uow.channels.status(
             self.channel.code, cursor, now)
         labels = (self.channel.tenant_id, self.channel.code)
         # The same lag GET /v1/channels shows and the lag alert fires on.
@@ -108,7 +108,7 @@ class ChannelWorker:
 
     def _record_error(self, error: str) -> None:
         with self.svc.uow(self.channel.tenant_id) as uow:
-            SqlChannels(uow.conn, self.channel.tenant_id).record_push(
+            uow.channels.record_push(
                 self.channel.code, self.svc.clock(), error)
             uow.commit()
 
@@ -186,8 +186,8 @@ class ChannelWorker:
         due = await anyio.to_thread.run_sync(self._oldest_due) if leased else None
         if due is None:
             return True  # nothing to read it with, or the lease is gone: try a round
-        if self.pusher.budget is not None:
-            await self.pusher.budget.take()
+        if self.pusher.pacer is not None:
+            await self.pusher.pacer.take()
         try:
             await self.pusher.connector.fetch_quantities([due])
         except Rejected:
@@ -202,7 +202,7 @@ class ChannelWorker:
 
     def _oldest_due(self) -> str | None:
         with self.svc.uow(self.channel.tenant_id, write=False) as uow:
-            due = SqlChannels(uow.conn, self.channel.tenant_id).due(
+            due = uow.channels.due(
                 self.channel.code, self.svc.clock(), 1)
         return due[0].sku if due else None
 

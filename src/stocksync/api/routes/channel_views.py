@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from stocksync.core.channels import Channel
-from stocksync.storage.channels import SqlChannels, rules_to_json
+from stocksync.storage.channels import rules_to_json
 from stocksync.storage.tenants import log_head
 from stocksync.storage.uow import SqlUnitOfWork
 
@@ -69,7 +69,7 @@ class ChannelOut(BaseModel):
 
 def channel_out(uow: SqlUnitOfWork, channel: Channel, now: datetime, *,
          with_status: bool, degraded_after: float = 60.0) -> ChannelOut:
-    repo = SqlChannels(uow.conn, channel.tenant_id)
+    repo = uow.channels
     rules = rules_to_json(channel.rules)
     locations = rules.pop("locations")
     status = None

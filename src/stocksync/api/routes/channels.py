@@ -22,6 +22,7 @@ from stocksync.app.connect import connect
 from stocksync.app.reconcile import reconcile
 from stocksync.app.service import Stocksync
 from stocksync.channels import registry
+from stocksync.channels.base import DiscoversMapping
 from stocksync.core.channel_rules import ChannelRules, ExternalChanges
 from stocksync.core.channels import CODE_PATTERN, Channel, ChannelKind
 from stocksync.core.errors import InvalidInput, NotFound
@@ -86,7 +87,8 @@ def _rules(kind: ChannelKind, locations: list[str], rules: RulesIn) -> ChannelRu
                         max_quantity=rules.max_quantity, include=tuple(rules.include),
                         exclude=tuple(rules.exclude),
                         external_changes=ExternalChanges(rules.external_changes)
-                        if rules.external_changes else registry.DEFAULT_EXTERNAL_CHANGES[kind])
+                        if rules.external_changes
+                        else registry.connector_class(kind).default_external_changes)
 
 
 def _online(settings: dict[str, str]) -> list[str]:
@@ -147,7 +149,7 @@ def create_channel(request: Request, body: ChannelIn, svc: Svc, who: Who,
         return unverified
 
     def action(uow: SqlUnitOfWork, ctx: WriteContext) -> ChannelOut:
-        repo = SqlChannels(uow.conn, who.tenant_id)
+        repo = uow.channels
         if repo.get(body.code) is not None:
             raise InvalidInput(f"channel {body.code} already exists", field="code")
         _check_locations(uow, body.locations + _online(body.settings))
@@ -168,7 +170,7 @@ def list_channels(svc: Svc, who: Who) -> list[ChannelOut]:
     with svc.uow(who.tenant_id, write=False) as uow:
         return [channel_out(uow, c, now, with_status=True,
                      degraded_after=svc.settings.alert_lag_seconds)
-                for c in SqlChannels(uow.conn, who.tenant_id).list()]
+                for c in uow.channels.list()]
 
 
 @router.get("/{code}", response_model=ChannelOut)
@@ -177,7 +179,7 @@ def get_channel(code: Code, svc: Svc, who: Who) -> ChannelOut:
     error (and whether it recovered), order polls and refused webhooks."""
     now = svc.clock()
     with svc.uow(who.tenant_id, write=False) as uow:
-        channel = _require(SqlChannels(uow.conn, who.tenant_id), code)
+        channel = _require(uow.channels, code)
         return channel_out(uow, channel, now, with_status=True,
                     degraded_after=svc.settings.alert_lag_seconds)
 
@@ -195,7 +197,7 @@ def change_channel(request: Request, code: Code, body: ChannelPatch, svc: Svc, w
             return unverified
 
     def action(uow: SqlUnitOfWork, ctx: WriteContext) -> ChannelOut:
-        repo = SqlChannels(uow.conn, who.tenant_id)
+        repo = uow.channels
         current = _require(repo, code)
         locations = body.locations or list(current.rules.locations)
         _check_locations(uow, locations + _online(body.settings or {}))
@@ -228,7 +230,7 @@ def _patched(svc: Stocksync, who: Caller, code: str,
     """The channel and credentials as the patch would leave them (to check them first)."""
     assert svc.box is not None
     with svc.uow(who.tenant_id, write=False) as uow:
-        repo = SqlChannels(uow.conn, who.tenant_id)
+        repo = uow.channels
         current = _require(repo, code)
         sealed = repo.sealed_credentials(code)
     settings = body.settings if body.settings is not None else current.settings
@@ -241,7 +243,7 @@ def _patched(svc: Stocksync, who: Caller, code: str,
 def delete_channel(request: Request, code: Code, svc: Svc, who: Who,
                    idempotency_key: IdemKey = None) -> Response:
     def action(uow: SqlUnitOfWork, ctx: WriteContext) -> None:
-        repo = SqlChannels(uow.conn, who.tenant_id)
+        repo = uow.channels
         _require(repo, code)
         repo.remove(code)
 
@@ -257,7 +259,7 @@ def resync_channel(request: Request, code: Code, svc: Svc, who: Who,
                    idempotency_key: IdemKey = None) -> Response:
     """Push every SKU again from scratch (e.g. after the channel's data was reset)."""
     def action(uow: SqlUnitOfWork, ctx: WriteContext) -> ChannelOut:
-        repo = SqlChannels(uow.conn, who.tenant_id)
+        repo = uow.channels
         channel = _require(repo, code)
         repo.resync(code)
         repo.change(channel, None, ctx.now)  # bumps updated_at: the worker restarts
@@ -277,7 +279,7 @@ def list_channel_skus(code: Code, svc: Svc, who: Who, after: str | None = None,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
     """Per SKU: the channel's own ids, the quantity it should show and the one it has."""
     with svc.uow(who.tenant_id, write=False) as uow:
-        repo = SqlChannels(uow.conn, who.tenant_id)
+        repo = uow.channels
         channel = _require(repo, code)
         rows = repo.page(code, after, limit)
     now = svc.clock()
@@ -296,7 +298,7 @@ def map_channel_sku(request: Request, code: Code, sku: Annotated[str, Path(
         idempotency_key: IdemKey = None) -> Response:
     """Set the channel's own ids for a SKU (e.g. Shopify's inventory_item_id)."""
     def action(uow: SqlUnitOfWork, ctx: WriteContext) -> dict[str, Any]:
-        repo = SqlChannels(uow.conn, who.tenant_id)
+        repo = uow.channels
         _require(repo, code)
         repo.set_external_ids(code, {sku: dict(body.external_ids)})
         return {"sku": sku, "external_ids": body.external_ids}
@@ -309,7 +311,7 @@ async def discover_mapping(code: Code, svc: Svc, who: Who) -> dict[str, Any]:
     """Look every catalog SKU up in the channel and store the ids it has for them."""
     def load() -> tuple[Channel, dict[str, str], list[str]]:
         with svc.uow(who.tenant_id, write=False) as uow:
-            repo = SqlChannels(uow.conn, who.tenant_id)
+            repo = uow.channels
             channel = _require(repo, code)
             sealed = repo.sealed_credentials(code)
             skus = [i.sku for i in uow.catalog.items(limit=100_000)]
@@ -317,18 +319,17 @@ async def discover_mapping(code: Code, svc: Svc, who: Who) -> dict[str, Any]:
         return channel, svc.box.open(sealed) if sealed else {}, skus
 
     channel, credentials, skus = await anyio.to_thread.run_sync(load)
-    field = registry.mapping_field(channel.kind)
+    field = registry.connector_class(channel.kind).mapping_field
     async with httpx.AsyncClient(timeout=30) as client:
         connector = registry.build(channel, credentials, client)
-        discover = getattr(connector, "discover_mapping", None)
-        if discover is None or field is None:
+        if not isinstance(connector, DiscoversMapping) or field is None:
             return {"discovered": 0, "missing": [], "note": f"{channel.kind.value} channels "
                     "address items by SKU: there is nothing to discover"}
-        found: dict[str, str] = await discover(skus)
+        found = await connector.discover_mapping(skus)
 
     def store() -> None:
         with svc.uow(who.tenant_id) as uow:
-            SqlChannels(uow.conn, who.tenant_id).set_external_ids(
+            uow.channels.set_external_ids(
                 code, {sku: {field: gid} for sku, gid in found.items()})
             uow.commit()
 
@@ -345,7 +346,7 @@ async def reconcile_channel(code: Code, svc: Svc, who: Who,
     pushes the source values). Runs to completion and returns the stored report."""
     def load() -> Channel:
         with svc.uow(who.tenant_id, write=False) as uow:
-            return _require(SqlChannels(uow.conn, who.tenant_id), code)
+            return _require(uow.channels, code)
 
     channel = await anyio.to_thread.run_sync(load)
     if channel.kind not in registry.PUSHED:

@@ -29,6 +29,7 @@ from stocksync.core.inbound import (
     MalformedWebhook,
     OrderNotice,
 )
+from stocksync.ingest.base import AnswersPings
 from stocksync.ingest.registry import parser_for
 from stocksync.storage import inbox
 from stocksync.storage.channel_health import record_refused_webhook
@@ -80,7 +81,7 @@ def _accept(svc: Stocksync, cache: ReceiverCache, kind: str, webhook_id: str,
     except KeyError:
         return json_error(404, "unknown_webhook", f"no webhooks of kind {kind}")
     channel = receiver.channel
-    if getattr(parser, "is_ping", lambda h, b: False)(headers, body):
+    if isinstance(parser, AnswersPings) and parser.is_ping(headers, body):
         metrics.WEBHOOKS.labels(kind, "ping").inc()
         return JSONResponse({"status": "ok"})
     secret = receiver.credentials.get(parser.secret_field)
