@@ -23,6 +23,7 @@ from stocksync.api.routes import (
     channels,
     events,
     health,
+    imports,
     inbox,
     keys,
     logs,
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None, service: Stocksync | None = Non
     app.state.receivers = ReceiverCache()
     app.include_router(health.router)
     for module in (catalog, stock, reservations, events, channels, inbox, reconciliations,
-                   logs, keys, alert_settings):
+                   logs, keys, alert_settings, imports):
         app.include_router(module.router, responses=documented(400, 401, 404, 409, 413, 422))
     app.include_router(webhooks.router, responses=documented(400, 401, 404, 413, 422))
 
@@ -93,7 +94,8 @@ def create_app(settings: Settings | None = None, service: Stocksync | None = Non
     def metrics(request: Request) -> Response:
         return _metrics(settings.metrics_token, request.headers.get("Authorization", ""))
 
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       larger={"/v1/imports": imports.MAX_UPLOAD_BYTES})
     return app
 
 

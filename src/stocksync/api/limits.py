@@ -31,13 +31,19 @@ def _has_nul(scope: Scope) -> bool:
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int,
+                 larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Paths that take files (catalog imports) get their own, larger limit.
+        self.larger = {path: BodySizeLimit(app, limit) for path, limit in (larger or {}).items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if (bigger := self.larger.get(scope["path"])) is not None:
+            await bigger(scope, receive, send)
             return
         if _has_nul(scope):
             await _send_json(send, 422, {

@@ -27,6 +27,7 @@ from stocksync.cli.common import (
     tenant_or_exit,
     writing,
 )
+from stocksync.cli.imports import import_cmd
 from stocksync.cli.inbox import inbox_app
 from stocksync.cli.reconcile import reconcile_cmd
 from stocksync.cli.simulate import simulate_app
@@ -229,6 +230,7 @@ def verify(database_url: DbOption = None,
 
 
 app.command("reconcile", cls=FlagsCommand)(reconcile_cmd)
+app.command("import", cls=FlagsCommand)(import_cmd)
 
 if __name__ == "__main__":
     app()

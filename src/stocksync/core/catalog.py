@@ -30,6 +30,7 @@ class Item:
     images: tuple[Image, ...] = ()
     price: Decimal | None = None
     compare_at_price: Decimal | None = None
+    cost_price: Decimal | None = None  # what the merchant pays: never sent to a channel
     currency: str | None = None
     deleted_at: datetime | None = None
     created_at: datetime | None = None

@@ -14,7 +14,7 @@ from stocksync.core.errors import InvalidInput
 from stocksync.storage.tables import item_barcodes, items, locations
 
 _CONTENT = ("title", "description", "brand", "gender", "material", "garment_type", "size",
-            "colour", "price", "compare_at_price", "currency")
+            "colour", "price", "compare_at_price", "cost_price", "currency")
 
 
 def _item(row: object) -> Item:
@@ -52,6 +52,11 @@ class SqlCatalog:
                               | func.lower(func.coalesce(items.c.title, "")).like(like))
         return [_item(r) for r in self.conn.execute(stmt.order_by(items.c.sku).limit(limit))]
 
+    def items_by_sku(self, skus: list[str]) -> list[Item]:
+        """The items among `skus` (deleted ones too), in one query."""
+        return [_item(r) for r in self.conn.execute(select(items).where(
+            items.c.tenant_id == self.tenant_id, items.c.sku.in_(skus)))]
+
     def item_deleted(self, sku: str) -> bool | None:
         """None if there is no such item, else whether it is deleted (the hot-path check)."""
         row = self.conn.execute(_item_state(), {"t": self.tenant_id, "sku": sku}).first()
@@ -79,7 +84,9 @@ class SqlCatalog:
                 raise InvalidInput(f"barcode {barcode} already belongs to {owner}",
                                    field="barcodes", barcode=barcode, sku=owner)
         existing = self.item(item.sku)
-        values = {k: getattr(item, k) for k in _CONTENT}
+        # The cost price comes from catalog imports only (the API does not carry it): a PUT
+        # of the item keeps it.
+        values = {k: getattr(item, k) for k in _CONTENT if k != "cost_price"}
         values.update(attributes=dict(item.attributes), barcodes=list(item.barcodes),
                       images=[asdict(i) for i in item.images], updated_at=now)
         if existing is None:

@@ -98,6 +98,7 @@ items = Table(
     Column("images", JSON, nullable=False),
     Column("price", Numeric(14, 4)),
     Column("compare_at_price", Numeric(14, 4)),
+    Column("cost_price", Numeric(14, 4)),  # migration 0009 (catalog import)
     Column("currency", String(3)),
     Column("deleted_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
@@ -331,4 +332,55 @@ alerts = Table(
     Column("message", Text, nullable=False),
     Column("started_at", UtcDateTime, nullable=False),
     Column("cleared_at", UtcDateTime),
+)
+
+# ---- catalog import (migration 0009) -------------------------------------------------------
+# One row per uploaded file: its preview summary and how far applying it got.
+import_jobs = Table(
+    "import_jobs", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("file_hash", String(64), nullable=False),  # sha256: with the row, the once-key
+    Column("format", String(8), nullable=False),
+    Column("mode", String(10), nullable=False),  # partial | full
+    Column("absent", String(10), nullable=False),  # full mode: report | zero | delete
+    Column("skip_bad_rows", Boolean, nullable=False),
+    Column("mapping", JSON, nullable=False),
+    Column("counted_at", UtcDateTime, nullable=False),  # occurred_at of the file's counts
+    # planning -> planned -> applying -> applied; failed (an apply: resumable) or
+    # unreadable (the file broke mid-preview: never applied)
+    Column("status", String(16), nullable=False),
+    Column("rows_read", Integer, nullable=False),
+    Column("rows_to_apply", Integer, nullable=False),
+    Column("rows_applied", Integer, nullable=False),
+    Column("summary", JSON, nullable=False),
+    Column("error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("applied_at", UtcDateTime),
+    Index("ix_import_jobs_tenant_file", "tenant_id", "file_hash"),
+)
+
+# The plan of every row (and, in full mode, of every SKU the file does not list), so that
+# applying reads the plan back in pages and a resumed apply continues where it stopped.
+import_rows = Table(
+    "import_rows", metadata,
+    Column("job_id", String(36), primary_key=True),
+    Column("number", Integer, primary_key=True),  # the file's row; absent SKUs follow it
+    Column("sku", String(64)),
+    Column("status", String(16), nullable=False),
+    Column("plan", JSON),
+    Column("errors", JSON),
+    Index("ix_import_rows_job_sku", "job_id", "sku"),
+)
+
+# Column mappings a tenant saved by name, reused by the next import of the same layout.
+import_mappings = Table(
+    "import_mappings", metadata,
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), primary_key=True),
+    Column("name", String(100), primary_key=True),
+    Column("mapping", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
