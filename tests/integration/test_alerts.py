@@ -13,10 +13,9 @@ from prometheus_client import REGISTRY
 
 from stocksync.app.alerts import channel_health, evaluate
 from stocksync.app.projector import project
-from stocksync.app.reconcile import Mismatch, ReconcileReport
+from stocksync.app.reconcile import Mismatch, ReconcileReport, save_report
 from stocksync.app.service import Stocksync
 from stocksync.storage.channels import SqlChannels
-from stocksync.storage.reconciliations import save_report
 from stocksync.workers.alerts import AlertWorker, observe
 from stocksync.workers.channels import ChannelWorker
 from tests.conftest import LiveServer, Tenant, seed, settle

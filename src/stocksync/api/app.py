@@ -32,8 +32,8 @@ from stocksync.api.routes import (
     stock,
     webhooks,
 )
-from stocksync.api.routes.webhooks import ReceiverCache
 from stocksync.app.service import Stocksync
+from stocksync.app.webhook_intake import WebhookIntake
 from stocksync.bootstrap import build_service
 from stocksync.config import Settings
 from stocksync.logs import configure as configure_logs
@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None, service: Stocksync | None = Non
     app.state.workers = {"loops": [], "tasks": []}
     app.state.key_cache = KeyCache()
     errors.install(app)
-    app.state.receivers = ReceiverCache()
+    app.state.webhook_intake = WebhookIntake(svc)
     app.include_router(health.router)
     for module in (catalog, stock, reservations, events, channels, inbox, reconciliations,
                    logs, keys, alert_settings, imports):

@@ -21,8 +21,8 @@ a push from stocksync cross:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +34,7 @@ from stocksync.app import handlers as h
 from stocksync.app.service import RequestMeta, Stocksync
 from stocksync.core.channel_rules import ExternalChanges
 from stocksync.core.channels import Channel
-from stocksync.core.errors import InsufficientStock
+from stocksync.core.errors import DomainError, InsufficientStock
 from stocksync.core.events import Event, EventType
 from stocksync.storage.ledger import WriteContext
 from stocksync.storage.uow import SqlUnitOfWork
@@ -68,22 +68,16 @@ def meta(channel: Channel, source: Source, key: str) -> RequestMeta:
 
 
 def run_once(svc: Stocksync, channel: Channel, source: Source, key: str,
-             action: Callable[[SqlUnitOfWork, WriteContext], Any]) -> dict[str, Any]:
-    """Apply once per key; a refusal dead-letters (and records a conflict when the channel
-    sold more than stocksync had)."""
-    outcome = svc.execute(channel.tenant_id, meta(channel, source, key), action,
-                          lambda result: (201, summary(result)),
-                          lambda err: (409 if isinstance(err, InsufficientStock) else 422,
-                                       {"error": err.code, "message": err.message,
-                                        "details": err.details}),
-                          remember_refusals=False)
-    body: dict[str, Any] = json.loads(outcome.body)
-    if outcome.status >= 400:
-        oversold = body.get("error") == "insufficient_stock"
-        if oversold:
-            _oversold(svc, channel, source, key, body)
-        raise DeadLetter(f"{key}: {body.get('message')}", oversold=oversold)
-    return body
+             action: Callable[[SqlUnitOfWork, WriteContext], Any]) -> bool:
+    """Apply once per key (False: it had been applied); a refusal dead-letters (and records
+    a conflict when the channel sold more than stocksync had)."""
+    try:
+        return svc.apply_once(channel.tenant_id, meta(channel, source, key), action, summary)
+    except InsufficientStock as exc:
+        _oversold(svc, channel, source, key, exc)
+        raise DeadLetter(f"{key}: {exc.message}", oversold=True) from exc
+    except DomainError as exc:
+        raise DeadLetter(f"{key}: {exc.message}") from exc
 
 
 def summary(result: Any) -> dict[str, Any]:
@@ -205,13 +199,13 @@ def record_conflict(svc: Stocksync, channel: Channel, source: Source, key: str,
     def record(uow: SqlUnitOfWork, ctx: WriteContext) -> None:
         uow.ledger.append(event, ctx)
 
-    svc.execute(channel.tenant_id, meta(channel, source, key), record,
-                lambda _: (201, {}), lambda err: (422, {}), remember_refusals=False)
+    with contextlib.suppress(DomainError):  # a conflict that cannot be kept changes nothing
+        svc.apply_once(channel.tenant_id, meta(channel, source, key), record, lambda _: {})
 
 
 def _oversold(svc: Stocksync, channel: Channel, source: Source, key: str,
-              refusal: dict[str, Any]) -> None:
-    details = refusal.get("details") or {}
+              refusal: InsufficientStock) -> None:
+    details = refusal.details
     record_conflict(svc, channel, source, key + ":conflict", Event(
         EventType.CONFLICT_DETECTED, str(details.get("sku") or ""), details.get("location"), 0,
         {"attempted": "stock.sold", "channel": channel.code, "key": key,

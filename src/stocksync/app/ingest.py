@@ -5,7 +5,6 @@ are read from the channel; inventory notices are checked against the channel
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -172,13 +171,10 @@ class Ingestor:
     def _return(self, channel: Channel, source: Source, m: ChannelReturn) -> int:
         location, sku = m.location, m.sku
         if m.sale_key is not None:
-            scoped = f"ingest:{channel.code}:{m.sale_key}"
-            with self.svc.uow(channel.tenant_id, write=False) as uow:
-                stored = uow.idempotency.lookup(scoped)
-            if stored is None or stored.status_code != 201 or stored.body is None:
+            sale = self.svc.remembered(channel.tenant_id, f"ingest:{channel.code}:{m.sale_key}")
+            if sale is None:
                 log.info("return_without_sale_ignored", channel=channel.code, key=m.key)
                 return 0
-            sale = json.loads(stored.body)
             sold_at = sale.get("locations") or []
             location = location or (sold_at[0] if sold_at else None)
             sku = sku or next(iter(sale.get("skus") or []), "")

@@ -21,12 +21,32 @@ from stocksync.app.service import Stocksync
 from stocksync.channels.base import ChannelConnector, DiscoversMapping, QuantitySet, RateLimited
 from stocksync.core.channel_rules import SkuState, channel_quantity, sku_included
 from stocksync.core.channels import Channel
-from stocksync.storage.reconciliations import save_report
+from stocksync.storage import reconciliations as stored_reports
 
 Progress = Callable[[int, int], None]  # (done, total)
 READ_CHUNK = 250
 RATE_LIMIT_RETRIES = 5
 T = TypeVar("T")
+
+
+def save_report(svc: Stocksync, report: ReconcileReport) -> None:
+    data = report.as_json()
+    stored_reports.save_report(svc.engine, {
+        "id": report.id, "tenant_id": report.tenant_id, "channel": report.channel,
+        "mode": report.mode, "started_at": report.started_at,
+        "finished_at": report.finished_at, "compared": report.compared,
+        "drift_rate": report.drift_rate, "applied": report.applied,
+        "report": {k: data[k] for k in ("mismatches", "status_mismatches", "missing",
+                                        "untracked")},
+        "error": report.error})
+
+
+def load_report(svc: Stocksync, tenant_id: str, report_id: str) -> dict[str, Any] | None:
+    return stored_reports.load_report(svc.engine, tenant_id, report_id)
+
+
+def latest_report(svc: Stocksync, tenant_id: str, channel: str) -> dict[str, Any] | None:
+    return stored_reports.latest(svc.engine, tenant_id, channel)
 
 
 @dataclass(frozen=True, slots=True)

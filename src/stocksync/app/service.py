@@ -93,14 +93,42 @@ class Stocksync:
     def execute(self, tenant_id: str, meta: RequestMeta,
                 action: Callable[[SqlUnitOfWork, WriteContext], T],
                 render: Callable[[T], Rendered],
-                render_error: Callable[[DomainError], Rendered], *,
-                remember_refusals: bool = True) -> Outcome:
+                render_error: Callable[[DomainError], Rendered]) -> Outcome:
         """Run `action` in one transaction, exactly once per Idempotency-Key.
 
         The key is claimed in the same transaction as the effect and completed with the
         response before commit, so a retry sees either nothing or the finished answer.
         Domain refusals are stored for the key too (in their own transaction, since the
         effect's transaction rolled back), so a retry gets the same answer."""
+        done = self._once(tenant_id, meta, action, render)
+        if isinstance(done, DomainError):
+            return self._store_refusal(tenant_id, meta, self.clock(), *render_error(done))
+        return done
+
+    def apply_once(self, tenant_id: str, meta: RequestMeta,
+                   action: Callable[[SqlUnitOfWork, WriteContext], T],
+                   remember: Callable[[T], dict[str, Any]]) -> bool:
+        """`execute` for what the application itself applies (a channel's orders and
+        levels): typed, no HTTP shapes. True when it ran now, False when its key had
+        already run. A refusal is raised as the domain error and not remembered for the
+        key, so the same message applied again after a fix runs again."""
+        done = self._once(tenant_id, meta, action, lambda result: (201, remember(result)))
+        if isinstance(done, DomainError):
+            raise done
+        return not done.replayed
+
+    def remembered(self, tenant_id: str, key: str) -> dict[str, Any] | None:
+        """What `apply_once` kept for `key`, if it ran."""
+        with self.uow(tenant_id, write=False) as uow:
+            stored = uow.idempotency.lookup(key)
+        if stored is None or stored.status_code != 201 or stored.body is None:
+            return None
+        found: dict[str, Any] = json.loads(stored.body)
+        return found
+
+    def _once(self, tenant_id: str, meta: RequestMeta,
+              action: Callable[[SqlUnitOfWork, WriteContext], T],
+              render: Callable[[T], Rendered]) -> Outcome | DomainError:
         key = meta.idempotency_key
         retried = False
         while True:
@@ -127,7 +155,7 @@ class Stocksync:
                 raise
             except h.StaleWithConflict as exc:
                 self._record_conflict(tenant_id, ctx, exc)
-                error: DomainError = exc
+                return exc
             except InsufficientStock as exc:
                 sku = str(exc.details.get("sku"))
                 if not retried and self.expire_due(tenant_id=tenant_id, sku=sku):
@@ -135,13 +163,9 @@ class Stocksync:
                     continue
                 metrics.OVERSELLS_PREVENTED.inc()
                 self.refusals[tenant_id] += 1
-                error = exc
+                return exc
             except DomainError as exc:
-                error = exc
-            if not remember_refusals:  # e.g. ingestion: a replay after a fix must retry
-                status, body = render_error(error)
-                return Outcome(status, json.dumps(body, default=str))
-            return self._store_refusal(tenant_id, meta, ctx.now, *render_error(error))
+                return exc
 
     def reserve(self, tenant_id: str, meta: RequestMeta, req: h.NewReservation,
                 render: Callable[[ReservationRecord], Rendered],

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Engine, insert, select
 
 from stocksync.storage.engine import WRITE
 from stocksync.storage.tables import reconciliations
 
-if TYPE_CHECKING:
-    from stocksync.app.reconcile import ReconcileReport
-    from stocksync.app.service import Stocksync
 
-
-def save_report(svc: Stocksync, report: ReconcileReport) -> None:
-    data = report.as_json()
-    with svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-        conn.execute(insert(reconciliations).values(
-            id=report.id, tenant_id=report.tenant_id, channel=report.channel,
-            mode=report.mode, started_at=report.started_at, finished_at=report.finished_at,
-            compared=report.compared, drift_rate=report.drift_rate, applied=report.applied,
-            report={k: data[k] for k in ("mismatches", "status_mismatches", "missing",
-                                         "untracked")},
-            error=report.error))
+def save_report(engine: Engine, row: Mapping[str, Any]) -> None:
+    """`row`: the reconciliations columns (the findings as JSON under `report`)."""
+    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        conn.execute(insert(reconciliations).values(**row))
 
 
 def _out(row: Any) -> dict[str, Any]:
@@ -34,15 +25,15 @@ def _out(row: Any) -> dict[str, Any]:
             "error": r["error"], **r["report"]}
 
 
-def load_report(svc: Stocksync, tenant_id: str, report_id: str) -> dict[str, Any] | None:
-    with svc.engine.connect() as conn:
+def load_report(engine: Engine, tenant_id: str, report_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
         row = conn.execute(select(reconciliations).where(
             reconciliations.c.tenant_id == tenant_id, reconciliations.c.id == report_id)).first()
     return _out(row) if row else None
 
 
-def latest(svc: Stocksync, tenant_id: str, channel: str) -> dict[str, Any] | None:
-    with svc.engine.connect() as conn:
+def latest(engine: Engine, tenant_id: str, channel: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
         row = conn.execute(select(reconciliations).where(
             reconciliations.c.tenant_id == tenant_id, reconciliations.c.channel == channel)
             .order_by(reconciliations.c.started_at.desc()).limit(1)).first()

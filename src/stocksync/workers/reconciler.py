@@ -12,12 +12,11 @@ import httpx
 import structlog
 
 from stocksync.app.connect import connect
-from stocksync.app.reconcile import reconcile
+from stocksync.app.reconcile import latest_report, reconcile
 from stocksync.app.service import Stocksync
 from stocksync.channels import registry
 from stocksync.core.channels import Channel
 from stocksync.storage.channels import enabled_channels
-from stocksync.storage.reconciliations import latest
 
 log = structlog.get_logger()
 CHECK_SECONDS = 30.0
@@ -35,7 +34,7 @@ class ReconcileScheduler:
         for channel in channels:
             minutes = float(channel.settings.get("reconcile_every_minutes",
                                                  self.svc.settings.reconcile_minutes))
-            last = latest(self.svc, channel.tenant_id, channel.code)
+            last = latest_report(self.svc, channel.tenant_id, channel.code)
             # A new (or just changed) channel waits a full interval: its first push is
             # still under way, and comparing now would only report that as drift.
             since: datetime | None = last["started_at"] if last else channel.updated_at

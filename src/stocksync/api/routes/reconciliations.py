@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from stocksync.api.deps import Svc, Who
+from stocksync.app.reconcile import load_report
 from stocksync.core.errors import NotFound
-from stocksync.storage.reconciliations import load_report
 
 router = APIRouter(prefix="/v1/reconciliations", tags=["reconciliation"])
 
