@@ -77,6 +77,15 @@ class Settings(BaseModel):
                                    "credentials; if unset, kept in secret_key_file")
     secret_key_file: str = Field("stocksync.key", description="where the generated key is "
                                  "kept when secret_key is unset (created once, mode 0600)")
+    agent_fresh_seconds: float = Field(30.0, gt=0, description="stock older than this "
+                                       "is not `fresh` for buying agents (MCP answers, "
+                                       "storefront Cache-Control max-age)")
+    agent_limited_stock: int = Field(5, ge=0, description="schema.org availability is "
+                                     "LimitedAvailability at or below this many units")
+    storefront_rate_per_second: float = Field(20.0, gt=0, description="storefront reads "
+                                              "per second allowed per publishable key")
+    storefront_burst: int = Field(40, ge=1, description="storefront reads a publishable key "
+                                  "may make back to back before the rate applies")
     run_workers: bool = Field(True, description="run the sequencer, expirer and channel "
                               "workers inside `serve`")
     run_channel_workers: bool = Field(True, description="with run_workers: also push to "

@@ -11,8 +11,11 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.routing import Route
 
 from stocksync import __version__
+from stocksync.agents.http import PATH as MCP_PATH
+from stocksync.agents.http import McpEndpoint
 from stocksync.api import errors
 from stocksync.api.deps import KeyCache
 from stocksync.api.errors import documented, json_error
@@ -26,10 +29,13 @@ from stocksync.api.routes import (
     imports,
     inbox,
     keys,
+    leakage,
     logs,
+    publishable_keys,
     reconciliations,
     reservations,
     stock,
+    storefront,
     webhooks,
 )
 from stocksync.app.service import Stocksync
@@ -68,7 +74,8 @@ def create_app(settings: Settings | None = None, service: Stocksync | None = Non
                 tasks.append(asyncio.create_task(ReconcileScheduler(svc).run()))
         app.state.workers = {"loops": loops, "tasks": tasks}
         try:
-            yield
+            async with mcp.lifespan():
+                yield
         finally:
             for task in tasks:
                 task.cancel()
@@ -82,13 +89,18 @@ def create_app(settings: Settings | None = None, service: Stocksync | None = Non
     app.state.service = svc
     app.state.workers = {"loops": [], "tasks": []}
     app.state.key_cache = KeyCache()
+    app.state.storefront = storefront.StorefrontState(settings)
+    mcp = McpEndpoint(svc, lambda: app.state.key_cache)
     errors.install(app)
     app.state.webhook_intake = WebhookIntake(svc)
     app.include_router(health.router)
     for module in (catalog, stock, reservations, events, channels, inbox, reconciliations,
-                   logs, keys, alert_settings, imports):
+                   logs, keys, alert_settings, imports, leakage, publishable_keys):
         app.include_router(module.router, responses=documented(400, 401, 404, 409, 413, 422))
     app.include_router(webhooks.router, responses=documented(400, 401, 404, 413, 422))
+    app.include_router(storefront.router)
+    # The MCP SDK's own ASGI app (streamable HTTP), behind the tenant's secret key.
+    app.router.routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"]))
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from stocksync import __version__
+from stocksync.cli.agents import mcp_cmd, storefront_keys_app
 from stocksync.cli.common import (
     EXIT_FAILED,
     DbOption,
@@ -29,6 +30,7 @@ from stocksync.cli.common import (
 )
 from stocksync.cli.imports import import_cmd
 from stocksync.cli.inbox import inbox_app
+from stocksync.cli.leakage import leakage_app
 from stocksync.cli.reconcile import reconcile_cmd
 from stocksync.cli.simulate import simulate_app
 from stocksync.cli.tenants import keys_app, tenants_app
@@ -38,6 +40,8 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(inbox_app, name="inbox")
+app.add_typer(leakage_app, name="leakage")
+app.add_typer(storefront_keys_app, name="storefront-keys")
 
 
 def _print_version(value: bool) -> None:
@@ -231,6 +235,7 @@ def verify(database_url: DbOption = None,
 
 app.command("reconcile", cls=FlagsCommand)(reconcile_cmd)
 app.command("import", cls=FlagsCommand)(import_cmd)
+app.command("mcp", cls=FlagsCommand)(mcp_cmd)
 
 if __name__ == "__main__":
     app()

@@ -81,6 +81,18 @@ api_keys = Table(
     Column("revoked_at", UtcDateTime),  # a revoked key authenticates nothing
 )
 
+# Read-only keys a storefront page or an agent may hold in the open: they read
+# availability and nothing else (migration 0010).
+publishable_keys = Table(
+    "publishable_keys", metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("prefix", String(16), nullable=False, unique=True),
+    Column("label", String(100)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+)
+
 items = Table(
     "items", metadata,
     Column("tenant_id", String(32), ForeignKey("tenants.id"), primary_key=True),

@@ -16,9 +16,10 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from stocksync.storage.tables import api_keys, tenants
+from stocksync.storage.tables import api_keys, publishable_keys, tenants
 
 KEY_PREFIX = "sk_"
+PUBLISHABLE_PREFIX = "pk_"  # read-only storefront keys: availability, nothing else
 PREFIX_LENGTH = 10
 MAX_NAME = 200
 MAX_LABEL = 100
@@ -184,3 +185,51 @@ def active_key_count(conn: Connection, tenant_id: str) -> int:
 def log_head(conn: Connection, tenant_id: str) -> int:
     return int(conn.execute(select(tenants.c.log_head).where(
         tenants.c.id == tenant_id)).scalar() or 0)
+
+
+# ---- publishable (read-only) keys --------------------------------------------------------
+
+def add_publishable_key(conn: Connection, tenant_id: str, now: datetime,
+                        label: str | None = None) -> str:
+    """A new read-only key, returned once: like a secret key, only its hash is kept."""
+    if label is not None and len(label) > MAX_LABEL:
+        raise TenantError(f"a key label must be at most {MAX_LABEL} characters")
+    while True:
+        key = PUBLISHABLE_PREFIX + secrets.token_urlsafe(24)
+        try:  # the prefix names the key: a (rare) taken prefix draws again
+            with conn.begin_nested():
+                conn.execute(insert(publishable_keys).values(
+                    key_hash=hash_key(key), tenant_id=tenant_id, prefix=key[:PREFIX_LENGTH],
+                    label=label, created_at=now))
+            return key
+        except IntegrityError:
+            continue
+
+
+def list_publishable_keys(conn: Connection, tenant_id: str) -> list[KeyRow]:
+    k = publishable_keys.c
+    rows = conn.execute(select(k.prefix, k.label, k.created_at, k.revoked_at)
+                        .where(k.tenant_id == tenant_id).order_by(k.created_at, k.prefix))
+    return [KeyRow(r.prefix, r.label, r.created_at, r.revoked_at) for r in rows]
+
+
+def revoke_publishable_key(conn: Connection, tenant_id: str, prefix: str,
+                           now: datetime) -> KeyRow:
+    """Revoke the tenant's read-only key named by its prefix (again: no change)."""
+    k = publishable_keys.c
+    prefix = prefix.strip()[:PREFIX_LENGTH]
+    found = [key for key in list_publishable_keys(conn, tenant_id) if key.prefix == prefix]
+    if not found:
+        raise TenantError(f"no publishable key {prefix!r} for this tenant (give the prefix "
+                          "shown by the key list, e.g. pk_AbCdEfG)")
+    if found[0].revoked_at is not None:
+        return found[0]
+    conn.execute(update(publishable_keys).where(k.tenant_id == tenant_id, k.prefix == prefix)
+                 .values(revoked_at=now))
+    return KeyRow(prefix, found[0].label, found[0].created_at, now)
+
+
+def tenant_for_publishable_key(conn: Connection, key: str) -> str | None:
+    k = publishable_keys.c
+    return conn.execute(select(k.tenant_id).where(k.key_hash == hash_key(key),
+                                                  k.revoked_at.is_(None))).scalar()
