@@ -72,6 +72,7 @@ from benchmarks.sales_race_ledger import (
 )
 from benchmarks.sales_race_platforms import Platform, add_channels, place, platforms
 from benchmarks.sales_race_report import Race, print_report, summarize
+from benchmarks.sales_race_watch import RaiseWatcher
 
 SKUS = 100
 SCARCE = 10  # SKUs stocked below their expected demand
@@ -277,13 +278,14 @@ def run(args: argparse.Namespace, console: Console) -> Race:
         load = Load(base_url, tenant.api_key, skus, [*found, None], args.rate, args.seconds,
                     time.perf_counter() + 0.2)
         load_started = time.perf_counter()
-        sales = sell(load)
-        load_s = time.perf_counter() - load_started
-        taken = [s for s in sales if s.status == 201]
-        console.print(f"[{args.db}] {len(taken):,}/{len(sales):,} sales taken in {load_s:.1f} s;"
-                      " waiting for convergence …")
-        converge_s, state = wait_converged(api, found, skus, taken, args.converge_seconds,
-                                           console)
+        with RaiseWatcher(found) as watcher:
+            sales = sell(load)
+            load_s = time.perf_counter() - load_started
+            taken = [s for s in sales if s.status == 201]
+            console.print(f"[{args.db}] {len(taken):,}/{len(sales):,} sales taken in "
+                          f"{load_s:.1f} s; waiting for convergence …")
+            converge_s, state = wait_converged(api, found, skus, taken, args.converge_seconds,
+                                               console)
         with httpx.Client(timeout=30) as http:
             ledger = read_ledger(api)
             final = levels(api, skus)
@@ -297,7 +299,7 @@ def run(args: argparse.Namespace, console: Console) -> Race:
                 {p.code: p.violations(http) for p in found},
                 poll_seconds=args.poll_seconds, load_s=load_s, converge_s=converge_s,
                 state=asdict(state))
-            race.notes += inbox_summary(api)
+            race.notes += [watcher.note(), *inbox_summary(api)]
             trail: dict[str, Any] = {}
             race.notes += [diagnose(api, http, p, wrong[p.code], shown[p.code], final, sales,
                                     trail) for p in found if wrong[p.code]]

@@ -109,6 +109,24 @@ Step = st.one_of(
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(steps=st.lists(Step, min_size=1, max_size=30))
 def test_any_interleaving_converges_exactly(world: World, steps: list[tuple[str, int]]) -> None:
+    _story(world, steps)
+
+
+def test_the_last_unit_taken_first_from_its_level_notice_is_sold_not_refused(
+        world: World) -> None:
+    """The channel sells the last unit; its level notice is accepted (no order yet) and
+    takes the unit from the ledger; the order comes next. It must count as the sale that
+    level was, not be refused for lack of the unit its own notice took (which would also
+    give that unit back: a unit to sell twice)."""
+    run = _story(world, [("api_sale", INITIAL - 1), ("project", 0), ("push", 0),
+                         ("channel_sale", 1), ("notice", 0), ("deliver", 0)])
+    assert run.channel_sold == 1
+    conflicts = world.api.get("/v1/events", params={"type": "conflict.detected",
+                                                    "sku": run.sku}).json()["events"]
+    assert not conflicts
+
+
+def _story(world: World, steps: list[tuple[str, int]]) -> Run:
     run = Run(sku=f"P-{next(_skus)}")
     api = world.api
     assert api.put(f"/v1/items/{run.sku}", json={"title": run.sku}).status_code == 201
@@ -131,6 +149,7 @@ def test_any_interleaving_converges_exactly(world: World, steps: list[tuple[str,
     assert channel is not None
     rule = channel_quantity(channel.rules, SkuState(run.sku, levels))
     assert shown == rule == target.pushed == target.wanted, (shown, rule, target, steps)
+    return run
 
 
 async def _play(world: World, run: Run, steps: list[tuple[str, int]]) -> None:

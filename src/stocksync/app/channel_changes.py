@@ -68,11 +68,13 @@ def meta(channel: Channel, source: Source, key: str) -> RequestMeta:
 
 
 def run_once(svc: Stocksync, channel: Channel, source: Source, key: str,
-             action: Callable[[SqlUnitOfWork, WriteContext], Any]) -> bool:
+             action: Callable[[SqlUnitOfWork, WriteContext], Any],
+             remember: Callable[[Any], dict[str, Any]] | None = None) -> bool:
     """Apply once per key (False: it had been applied); a refusal dead-letters (and records
     a conflict when the channel sold more than stocksync had)."""
     try:
-        return svc.apply_once(channel.tenant_id, meta(channel, source, key), action, summary)
+        return svc.apply_once(channel.tenant_id, meta(channel, source, key), action,
+                              remember or summary)
     except InsufficientStock as exc:
         _oversold(svc, channel, source, key, exc)
         raise DeadLetter(f"{key}: {exc.message}", oversold=True) from exc
@@ -106,25 +108,30 @@ def location_for(svc: Stocksync, channel: Channel, sku: str, wanted: str | None)
 
 
 def count_channel_move(uow: SqlUnitOfWork, ctx: WriteContext, channel: Channel, sku: str,
-                       location: str, delta: int, at: datetime | None) -> None:
+                       location: str, delta: int, at: datetime | None, *,
+                       give_back: bool = True) -> int:
     """In the transaction that records the channel's own sale (delta < 0) or restock: the
     channel already shows it. Part of it may have been accepted before from the channel's
-    level notice: that part is given back here so the change counts once."""
+    level notice: that part is given back here so the change counts once (call this
+    before recording the sale, so a sale whose units the notice already took is never
+    refused for lack of them). `give_back=False` for a sale the ledger refused: the
+    accepted part then stays the record of those units leaving. Returns that part."""
     repo = uow.channels
     target = repo.targets(channel.code, [sku]).get(sku)
     if target is None:
-        return  # never told this channel anything about the SKU: nothing is expected
+        return 0  # never told this channel anything about the SKU: nothing is expected
     waiting = max(delta, target.unexplained) if delta < 0 < -target.unexplained else \
         min(delta, target.unexplained) if delta > 0 < target.unexplained else 0
     included = _included(at, target.level_at, bool(waiting))
     # A level accepted earlier that this change is part of is given back here.
     absorbed = waiting if included or (at is None and waiting) else 0
-    if absorbed:
+    if absorbed and give_back:
         h.record_movement(uow, ctx, h.Movement(
             "adjust", sku, location, -absorbed,
             reason=f"already counted from {channel.code}'s level notice"))
     repo.channel_moved(channel.code, sku, delta, absorbed, at, ctx.now,
                        included=included)
+    return absorbed
 
 
 def _included(at: datetime | None, level_at: datetime | None, awaited: bool) -> bool:

@@ -5,6 +5,7 @@ are read from the channel; inventory notices are checked against the channel
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -148,10 +149,17 @@ class Ingestor:
         refused_key = f"{m.key}:refused"
 
         def sell(uow: SqlUnitOfWork, ctx: WriteContext) -> h.MovementResult:
-            result = h.record_movement(uow, ctx, movement)
-            if uow.idempotency.lookup(f"ingest:{channel.code}:{refused_key}") is None:
+            refused = uow.idempotency.lookup(f"ingest:{channel.code}:{refused_key}")
+            if refused is None:
                 count_channel_move(uow, ctx, channel, m.sku, location, -m.quantity,
                                    m.occurred_at)
+            else:  # refused before, replayed now: the part a level notice took goes back
+                kept = int(json.loads(refused.body or "{}").get("kept") or 0)
+                if kept:
+                    h.record_movement(uow, ctx, h.Movement(
+                        "adjust", m.sku, location, -kept,
+                        reason=f"already counted from {channel.code}'s level notice"))
+            result = h.record_movement(uow, ctx, movement)
             if m.occurred_at is not None:  # runs once per key: replays never get here
                 metrics.CHANNEL_SALE_DELAY.labels(channel.kind.value).observe(
                     max((ctx.now - m.occurred_at).total_seconds(), 0.0))
@@ -165,7 +173,8 @@ class Ingestor:
                 # (counted once, and not again if the sale is replayed and accepted later).
                 run_once(self.svc, channel, source, refused_key, lambda uow, ctx:
                          count_channel_move(uow, ctx, channel, m.sku, location,
-                                            -m.quantity, m.occurred_at))
+                                            -m.quantity, m.occurred_at, give_back=False),
+                         lambda kept: {"kept": kept})
             raise
 
     def _return(self, channel: Channel, source: Source, m: ChannelReturn) -> int:
