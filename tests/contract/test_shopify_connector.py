@@ -228,6 +228,27 @@ def test_after_a_restart_an_identical_push_is_not_swallowed_by_an_old_idempotenc
     assert [m["replayed"] for m in mutations] == [False, True, False]
 
 
+def test_a_replayed_push_never_sets_over_a_sale_made_since_it_was_applied(
+        shop: Shop) -> None:
+    """The first attempt was applied (its answer lost, or a restart with the same key);
+    Shopify sold a unit since. Confirming the replay must not set 5 again over that
+    sale: it reports the change and waits for the order."""
+    shop.add("JUG", 6)
+
+    async def push(c: ShopifyConnector) -> Any:
+        await c.discover_mapping(["JUG"])
+        return await c.set_quantities([QuantitySet("JUG", 5, known=6)])
+
+    shop.connect(push, key_namespace="tenant-1:shop")
+    shop.admin.put("/_sim/inventory/JUG", json={"available": 4}).raise_for_status()  # a sale
+    time.sleep(2.1)  # the first result is now clearly older than any new request
+    report = shop.connect(push, key_namespace="tenant-1:shop")
+
+    assert report.acknowledged == {}
+    assert report.changed == {"JUG": 4}
+    assert shop.available("JUG") == 4
+
+
 def test_with_a_small_bucket_the_connector_waits_instead_of_being_throttled(
         start_shop: Callable[..., Shop]) -> None:
     shop = start_shop(maximum_available=100, restore_rate=50)

@@ -251,14 +251,16 @@ class ShopifyConnector(PlatformFacts):
         Usually that is our own unacknowledged attempt (a retry after a timeout), but with a
         namespace that survives restarts it can be an older push of identical content
         (stock went 5 -> 3 and is being set to 5 again from 3): then nothing happened now.
-        One read tells which; entries not at their value are pushed again under a new key."""
+        One read tells which; entries not at their value are pushed again under a new key,
+        still compared with the value stocksync expects (never with what Shopify shows now:
+        when our own attempt was applied and Shopify sold since, that would set the sold
+        units back; the comparison fails instead and the sale waits for its order)."""
         current = await self._read_available([e.item_id for e in pending])
         again: list[_Entry] = []
         for entry in pending:
             if current.get(entry.item_id) == entry.quantity:
                 report.acknowledged[entry.sku] = entry.quantity
             else:
-                entry.change_from = current.get(entry.item_id)
                 again.append(entry)
         return again
 
