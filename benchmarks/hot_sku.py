@@ -41,14 +41,12 @@ from stocksync.api.errors import render_domain_error
 from stocksync.api.routes.reservations import reservation_out
 from stocksync.api.schemas import ReservationIn
 from stocksync.app import handlers
+from stocksync.app.records import ReservationRecord, WriteContext
 from stocksync.app.service import RequestMeta, Stocksync
-from stocksync.app.verify import verify
 from stocksync.bootstrap import build_service
 from stocksync.config import Settings
 from stocksync.core.catalog import Item, Location
 from stocksync.core.reservations import ReservationStatus
-from stocksync.storage.ledger import WriteContext
-from stocksync.storage.reservations import ReservationRecord
 from stocksync.storage.sequencer import drain
 from stocksync.storage.tables import reservations, stock_levels
 from stocksync.storage.tenants import NewTenant, create_tenant
@@ -328,7 +326,7 @@ class StocksyncTarget:
         """Sequence the outbox, replay the ledger (verify), then compare the counts."""
         engine = self.svc.engine
         drain(engine)
-        report = verify(engine, self.tenant.id)
+        report = self.svc.verify(self.tenant.id)
         problems = [m.describe() for m in report.mismatches[:3]]
         with engine.connect() as conn:
             on_hand, reserved = conn.execute(

@@ -58,6 +58,7 @@ from benchmarks.common import (
     uvicorn_app,
 )
 from stocksync.app import handlers
+from stocksync.app.records import WriteContext
 from stocksync.bootstrap import build_service
 from stocksync.config import Settings
 from stocksync.core.catalog import Item, Location
@@ -66,7 +67,6 @@ from stocksync.simulators.generic_http import create_app as generic_app
 from stocksync.simulators.server import ServerThread
 from stocksync.simulators.shopify import create_app as shopify_app
 from stocksync.simulators.shopify_state import ShopifySimConfig, ShopifySimState
-from stocksync.storage.ledger import WriteContext
 from stocksync.storage.tenants import NewTenant, create_tenant
 
 LOCATION = "WH"

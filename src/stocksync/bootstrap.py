@@ -5,11 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from stocksync.app.service import Stocksync
 from stocksync.config import Settings
+from stocksync.core.clock import Clock
+from stocksync.storage.admin import SqlStoreAdmin
 from stocksync.storage.credentials import CredentialBox, load_or_create_key
+from stocksync.storage.directory import SqlTenantDirectory
 from stocksync.storage.engine import make_engine
+from stocksync.storage.inbox import SqlInboxStore
 from stocksync.storage.migrate import upgrade
+from stocksync.storage.uow import SqlUnitOfWorkFactory
 
 
 def utc_now() -> datetime:
@@ -25,4 +32,13 @@ def build_service(settings: Settings, *, migrate: bool = True) -> Stocksync:
     engine = make_engine(settings)
     if migrate:
         upgrade(engine)
-    return Stocksync(engine, settings, utc_now, box=credential_box(settings))
+    return sql_service(engine, settings, utc_now, box=credential_box(settings))
+
+
+def sql_service(engine: Engine, settings: Settings, clock: Clock,
+                box: CredentialBox | None = None) -> Stocksync:
+    """The service on SQL storage over `engine` (also how tests build a second service
+    with its own clock on a database that already exists)."""
+    return Stocksync(SqlUnitOfWorkFactory(engine), SqlStoreAdmin(engine), settings, clock,
+                     box=box, tenants=SqlTenantDirectory(engine), inbox=SqlInboxStore(engine),
+                     engine=engine)

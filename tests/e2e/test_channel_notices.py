@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import httpx
 
-from stocksync.app.service import Stocksync
+from stocksync.bootstrap import sql_service
 from stocksync.simulators.server import ServerThread
 from stocksync.simulators.square import create_app as square_app
 from tests.conftest import LiveServer, seed, settle
@@ -129,11 +129,11 @@ def test_applied_deliveries_are_forgotten_only_after_the_retention(
     svc = server.svc
     hours = svc.settings.inbox_retention_hours
     assert hours >= 48
-    soon = Stocksync(svc.engine, svc.settings, lambda: svc.clock() + timedelta(hours=47))
+    soon = sql_service(svc.engine, svc.settings, lambda: svc.clock() + timedelta(hours=47))
     assert soon.purge_inbox() == 0
     assert httpx.post(server.url + path, content=body,
                       headers=pos_headers(body)).json()["status"] == "duplicate"
-    later = Stocksync(svc.engine, svc.settings,
+    later = sql_service(svc.engine, svc.settings,
                       lambda: svc.clock() + timedelta(hours=hours + 1))
     assert later.purge_inbox() == 1
     assert client.get("/v1/inbox").json() == []

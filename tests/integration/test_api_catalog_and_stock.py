@@ -6,7 +6,6 @@ import time
 
 import httpx
 
-from stocksync.app.verify import verify
 from tests.conftest import LiveServer, seed, settle
 
 
@@ -169,4 +168,4 @@ def test_events_page_after_a_position(client: httpx.Client) -> None:
     rest = client.get("/v1/events", params={"after": first["next_after"]}).json()
     seqs = [e["sequence"] for e in first["events"] + rest["events"]]
     assert seqs == list(range(1, 7)) and rest["head"] == 6
-    assert verify(client.app_svc.engine).ok  # type: ignore[attr-defined]
+    assert client.app_svc.verify().ok  # type: ignore[attr-defined]

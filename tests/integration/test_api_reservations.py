@@ -6,7 +6,6 @@ import time
 
 import httpx
 
-from stocksync.app.verify import verify
 from tests.conftest import seed, settle
 
 
@@ -93,7 +92,7 @@ def test_reads_never_count_an_expired_hold_even_before_the_expirer(
     r = client.post("/v1/reservations", json={"sku": "SKU-1", "quantity": 3})
     assert r.status_code == 201, r.text
     settle(client.app_svc)  # type: ignore[attr-defined]
-    assert verify(client.app_svc.engine).ok  # type: ignore[attr-defined]
+    assert client.app_svc.verify().ok  # type: ignore[attr-defined]
 
 
 def test_unknown_reservation_is_404(client: httpx.Client) -> None:

@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 
 from stocksync.app.replay import replay
 from stocksync.app.service import Stocksync
-from stocksync.app.verify import verify
 from stocksync.cli.main import app
 from stocksync.storage.sequencer import drain
 from tests.conftest import LiveServer, new_tenant
@@ -34,7 +33,7 @@ def test_the_worked_example_replays_to_the_expected_stock_and_only_once(
     with svc.uow(tenant.id, write=False) as uow:
         conflicts = uow.log.page(0, 1000, types=["conflict.detected"])
     assert len(conflicts) == 1 and conflicts[0].data["attempted"] == "stock.counted"
-    assert verify(svc.engine, tenant.id).ok
+    assert svc.verify(tenant.id).ok
 
 
 def test_validate_accepts_the_example_and_reports_every_violation(tmp_path: Path) -> None:

@@ -93,14 +93,14 @@ def test_keys_older_than_the_retention_are_purged_and_younger_ones_kept(
         server: LiveServer, client: httpx.Client) -> None:
     from datetime import timedelta
 
-    from stocksync.app.service import Stocksync
+    from stocksync.bootstrap import sql_service
 
     client.put("/v1/locations/WH", json={"name": "WH"}, headers={"Idempotency-Key": "old"})
     svc = server.svc
     hours = svc.settings.idempotency_ttl_hours
     assert hours >= 24
-    later = Stocksync(svc.engine, svc.settings, lambda: svc.clock() + timedelta(hours=hours - 1))
+    later = sql_service(svc.engine, svc.settings, lambda: svc.clock() + timedelta(hours=hours - 1))
     assert later.purge_idempotency_keys() == 0
-    much_later = Stocksync(svc.engine, svc.settings,
+    much_later = sql_service(svc.engine, svc.settings,
                            lambda: svc.clock() + timedelta(hours=hours + 1))
     assert much_later.purge_idempotency_keys() == 1

@@ -12,7 +12,6 @@ from typing import Any
 from openpyxl import Workbook
 
 from stocksync.app.service import Stocksync
-from stocksync.app.verify import verify
 from stocksync.core.catalog import Item, Location
 from stocksync.imports.applier import ApplyReport, apply_job
 from stocksync.imports.barcodes import check_digit
@@ -138,7 +137,7 @@ def item(svc: Stocksync, tenant: Tenant, sku: str) -> Any:
 
 def assert_verified(svc: Stocksync) -> None:
     drain(svc.engine)
-    report = verify(svc.engine)
+    report = svc.verify()
     assert report.ok, [m.describe() for m in report.mismatches]
 
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from stocksync.app import handlers as h
+from stocksync.app.records import WriteContext
 from stocksync.app.service import Stocksync
-from stocksync.storage.ledger import WriteContext
 from stocksync.storage.sequencer import drain, sequence_pending
 from stocksync.storage.tables import outbox
 from tests.conftest import new_tenant

@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from stocksync.app.verify import verify
 from tests.conftest import LiveServer, Tenant, seed, settle
 
 ON_HAND = 50
@@ -51,7 +50,7 @@ def test_200_reservations_and_100_sales_race_for_50_units(server: LiveServer,
     sold = ON_HAND - stock["on_hand"]  # sales leave on_hand; holds stay in it as reserved
     assert sold + stock["reserved"] == ON_HAND
     settle(server.svc)
-    report = verify(server.svc.engine)
+    report = server.svc.verify()
     assert report.ok, [m.describe() for m in report.mismatches]
     events = client.get("/v1/events", params={"limit": 1000}).json()["events"]
     moved = sum(e["quantity"] for e in events if e["type"] in ("stock.reserved", "stock.sold"))

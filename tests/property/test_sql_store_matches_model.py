@@ -11,15 +11,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from stocksync.app import handlers as h
+from stocksync.app.records import WriteContext
 from stocksync.app.service import Stocksync
-from stocksync.app.verify import verify
+from stocksync.bootstrap import sql_service
 from stocksync.core import commands as c
 from stocksync.core import ledger, reservations
 from stocksync.core.catalog import Item, Location
 from stocksync.core.errors import DomainError
 from stocksync.core.ledger import Level
 from stocksync.core.reservations import Reservation, ReservationStatus
-from stocksync.storage.ledger import WriteContext
 from stocksync.storage.sequencer import drain
 from tests.conftest import new_tenant
 
@@ -31,7 +31,7 @@ _tenants = itertools.count()
 
 def test_sql_store_matches_the_pure_model(svc: Stocksync) -> None:
     clock = [datetime(2026, 1, 1, tzinfo=UTC)]
-    store = Stocksync(svc.engine, svc.settings, lambda: clock[0])
+    store = sql_service(svc.engine, svc.settings, lambda: clock[0])
 
     class Machine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -147,7 +147,7 @@ def test_sql_store_matches_the_pure_model(svc: Stocksync) -> None:
 
         def teardown(self) -> None:
             drain(store.engine)
-            report = verify(store.engine, self.tenant)
+            report = store.verify(self.tenant)
             assert report.ok, [m.describe() for m in report.mismatches]
 
     run_state_machine_as_test(Machine, settings=settings(

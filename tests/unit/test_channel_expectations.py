@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stocksync.storage.channel_rows import SkuTarget
+from stocksync.app.records import SkuTarget
 
 
 def test_our_expected_wanted_and_in_flight_values_are_ours() -> None:

@@ -7,7 +7,7 @@ import json
 from collections import deque
 from datetime import UTC, datetime
 
-from stocksync.storage.inbox import Delivery
+from stocksync.app.records import Delivery
 from stocksync.workers.ingest import _Claim, _superseded
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

@@ -16,11 +16,11 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
 from stocksync.api.errors import render_domain_error
+from stocksync.app.ports import UnitOfWork
+from stocksync.app.records import WriteContext
 from stocksync.app.service import Outcome, RequestMeta, Stocksync
 from stocksync.core.errors import InvalidInput, Unauthorized
-from stocksync.storage.ledger import WriteContext
-from stocksync.storage.tenants import KEY_PREFIX, tenant_for_key
-from stocksync.storage.uow import SqlUnitOfWork
+from stocksync.storage.tenants import KEY_PREFIX
 
 T = TypeVar("T")
 KEY_CACHE_SECONDS = 30.0
@@ -52,8 +52,7 @@ class KeyCache:
         now = time.monotonic()
         if hit and hit[1] > now:
             return hit[0]
-        with svc.engine.connect() as conn:
-            tenant_id = tenant_for_key(conn, api_key)
+        tenant_id = svc.tenants.tenant_for_key(api_key)
         if tenant_id is not None:
             self._known[api_key] = (tenant_id, now + KEY_CACHE_SECONDS)
         return tenant_id
@@ -110,7 +109,7 @@ def request_meta(request: Request, who: Caller, idempotency_key: str | None,
 
 
 def write(request: Request, svc: Stocksync, who: Caller, idempotency_key: str | None,
-          body: BaseModel | None, action: Callable[[SqlUnitOfWork, WriteContext], T],
+          body: BaseModel | None, action: Callable[[UnitOfWork, WriteContext], T],
           render: Callable[[T], tuple[int, Any]]) -> Response:
     """Run a write with idempotency and return the (original, on a retry) response."""
     meta = request_meta(request, who, idempotency_key, body)

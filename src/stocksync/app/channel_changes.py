@@ -31,13 +31,13 @@ from typing import Any
 import structlog
 
 from stocksync.app import handlers as h
+from stocksync.app.ports import UnitOfWork
+from stocksync.app.records import WriteContext
 from stocksync.app.service import RequestMeta, Stocksync
 from stocksync.core.channel_rules import ExternalChanges
 from stocksync.core.channels import Channel
 from stocksync.core.errors import DomainError, InsufficientStock
 from stocksync.core.events import Event, EventType
-from stocksync.storage.ledger import WriteContext
-from stocksync.storage.uow import SqlUnitOfWork
 
 log = structlog.get_logger()
 TIME_RESOLUTION = timedelta(seconds=1)  # of the platforms' order timestamps
@@ -68,7 +68,7 @@ def meta(channel: Channel, source: Source, key: str) -> RequestMeta:
 
 
 def run_once(svc: Stocksync, channel: Channel, source: Source, key: str,
-             action: Callable[[SqlUnitOfWork, WriteContext], Any],
+             action: Callable[[UnitOfWork, WriteContext], Any],
              remember: Callable[[Any], dict[str, Any]] | None = None) -> bool:
     """Apply once per key (False: it had been applied); a refusal dead-letters (and records
     a conflict when the channel sold more than stocksync had)."""
@@ -107,7 +107,7 @@ def location_for(svc: Stocksync, channel: Channel, sku: str, wanted: str | None)
     return max(locations, key=lambda loc: (levels.get(loc, 0), -locations.index(loc)))
 
 
-def count_channel_move(uow: SqlUnitOfWork, ctx: WriteContext, channel: Channel, sku: str,
+def count_channel_move(uow: UnitOfWork, ctx: WriteContext, channel: Channel, sku: str,
                        location: str, delta: int, at: datetime | None, *,
                        give_back: bool = True) -> int:
     """In the transaction that records the channel's own sale (delta < 0) or restock: the
@@ -179,7 +179,7 @@ def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,
     movement = h.Movement("adjust", sku, location, delta,
                           reason=f"changed in {code} ({expected} -> {value})")
 
-    def accept(uow: SqlUnitOfWork, ctx: WriteContext) -> h.MovementResult | None:
+    def accept(uow: UnitOfWork, ctx: WriteContext) -> h.MovementResult | None:
         if not uow.channels.accept_level(
                 code, sku, value, expected, observed_at, read_at):
             return None  # settled meanwhile (another notice, a crossed push): not twice
@@ -203,7 +203,7 @@ def observe(svc: Stocksync, channel: Channel, sku: str, value: int,
 
 def record_conflict(svc: Stocksync, channel: Channel, source: Source, key: str,
                     event: Event) -> None:
-    def record(uow: SqlUnitOfWork, ctx: WriteContext) -> None:
+    def record(uow: UnitOfWork, ctx: WriteContext) -> None:
         uow.ledger.append(event, ctx)
 
     with contextlib.suppress(DomainError):  # a conflict that cannot be kept changes nothing

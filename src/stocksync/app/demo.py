@@ -16,10 +16,10 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from stocksync.app import handlers as h
+from stocksync.app.records import WriteContext
 from stocksync.app.service import Stocksync
 from stocksync.core.catalog import Image, Item, Location, LocationKind
 from stocksync.storage.engine import WRITE
-from stocksync.storage.ledger import WriteContext
 from stocksync.storage.tenants import add_key, create_tenant, tenant_by_name, tenant_for_key
 
 DEMO_TENANT = "demo"

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from stocksync.app.ports import UnitOfWork
+from stocksync.app.records import Applied, ReservationRecord, StoredResponse, WriteContext
 from stocksync.core import commands as c
 from stocksync.core import ledger as core
 from stocksync.core import reservations as holds
@@ -25,9 +27,6 @@ from stocksync.core.errors import (
 from stocksync.core.events import Event
 from stocksync.core.ledger import Level
 from stocksync.core.reservations import Reservation, ReservationKind, ReservationStatus
-from stocksync.storage.ledger import Applied, WriteContext
-from stocksync.storage.reservations import ReservationRecord
-from stocksync.storage.uow import SqlUnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +54,7 @@ class StaleWithConflict(StaleUpdate):
         self.conflict = conflict
 
 
-def require_item(uow: SqlUnitOfWork, sku: str, *, for_sale: bool = False) -> None:
+def require_item(uow: UnitOfWork, sku: str, *, for_sale: bool = False) -> None:
     deleted = uow.catalog.item_deleted(sku)
     if deleted is None:
         raise UnknownSku(f"no item with SKU {sku}", sku=sku)
@@ -63,18 +62,18 @@ def require_item(uow: SqlUnitOfWork, sku: str, *, for_sale: bool = False) -> Non
         raise ItemDeleted(f"item {sku} is deleted; restore it before selling it", sku=sku)
 
 
-def require_location(uow: SqlUnitOfWork, code: str, field: str = "location") -> None:
+def require_location(uow: UnitOfWork, code: str, field: str = "location") -> None:
     if not uow.catalog.location_exists(code):
         raise UnknownLocation(f"no location with code {code}", location=code, field=field)
 
 
-def _refused(uow: SqlUnitOfWork, sku: str, location: str, quantity: int,
+def _refused(uow: UnitOfWork, sku: str, location: str, quantity: int,
              now: datetime) -> InsufficientStock:
     fresh = uow.ledger.level(sku, location, now)
     return InsufficientStock(sku, location, quantity, fresh.available)
 
 
-def record_movement(uow: SqlUnitOfWork, ctx: WriteContext, m: Movement) -> MovementResult:
+def record_movement(uow: UnitOfWork, ctx: WriteContext, m: Movement) -> MovementResult:
     require_item(uow, m.sku, for_sale=m.type == "sale")
     require_location(uow, m.location)
     if m.type == "transfer":
@@ -111,7 +110,7 @@ def record_movement(uow: SqlUnitOfWork, ctx: WriteContext, m: Movement) -> Movem
     return MovementResult([applied])
 
 
-def _transfer(uow: SqlUnitOfWork, ctx: WriteContext, m: Movement) -> MovementResult:
+def _transfer(uow: UnitOfWork, ctx: WriteContext, m: Movement) -> MovementResult:
     if not m.to_location:
         raise NotFound("a transfer needs to_location", field="to_location")
     require_location(uow, m.to_location, "to_location")
@@ -140,7 +139,7 @@ class NewReservation:
     reference: str | None = None
 
 
-def reserve(uow: SqlUnitOfWork, ctx: WriteContext, req: NewReservation,
+def reserve(uow: UnitOfWork, ctx: WriteContext, req: NewReservation,
             default_ttl: timedelta) -> ReservationRecord:
     """Hold stock. With a location, the conditional UPDATE is deferred to just before COMMIT
     (after the Idempotency-Key answer is stored), so the hot row is locked for that one
@@ -174,12 +173,13 @@ def reserve(uow: SqlUnitOfWork, ctx: WriteContext, req: NewReservation,
 
 
 def reserve_in_one_statement(
-        uow: SqlUnitOfWork, ctx: WriteContext, req: NewReservation, ttl: timedelta,
+        uow: UnitOfWork, ctx: WriteContext, req: NewReservation, ttl: timedelta,
         answer: Callable[[ReservationRecord], tuple[int, str]],
         fingerprint: str) -> tuple[ReservationRecord, int, str]:
-    """The PostgreSQL hot path for a reservation at a named location: ONE round trip when
-    it succeeds (see SqlLedger.reserve_in_one_statement, whose guard also requires a live
-    item); the reads that explain a refusal run only after one. `uow` is autocommit."""
+    """The hot path for a reservation at a named location, where the store offers it
+    (`UnitOfWorkFactory.reserves_in_one_statement`): ONE round trip when it succeeds (see
+    Ledger.reserve_in_one_statement, whose guard also requires a live item); the reads
+    that explain a refusal run only after one. `uow` commits each statement by itself."""
     assert req.location is not None
     reservation_id = str(uuid.uuid4())
     event = holds.hold(req.sku, req.location, c.Reserve(reservation_id, req.quantity, ttl),
@@ -188,21 +188,15 @@ def reserve_in_one_statement(
                       ReservationStatus.ACTIVE, ctx.now + ttl)
     record = ReservationRecord(ctx.tenant_id, res, req.kind, req.reference, ctx.now, None)
     status, body = answer(record)
-    row = {"id": res.id, "tenant_id": ctx.tenant_id, "sku": res.sku,
-           "location": res.location, "quantity": res.quantity, "kind": req.kind.value,
-           "status": res.status.value, "reference": req.reference,
-           "expires_at": res.expires_at, "created_at": ctx.now, "resolved_at": None}
-    stored = None if ctx.idempotency_key is None else {
-        "tenant_id": ctx.tenant_id, "key": ctx.idempotency_key, "fingerprint": fingerprint,
-        "status_code": status, "body": body, "created_at": ctx.now}
-    if uow.ledger.reserve_in_one_statement(event, ctx, row, stored) is None:
+    kept = None if ctx.idempotency_key is None else StoredResponse(fingerprint, status, body)
+    if uow.ledger.reserve_in_one_statement(event, ctx, record, kept) is None:
         require_item(uow, req.sku, for_sale=True)
         require_location(uow, req.location)
         raise _refused(uow, req.sku, req.location, req.quantity, ctx.now)
     return record, status, body
 
 
-def _hold(uow: SqlUnitOfWork, ctx: WriteContext, req: NewReservation, level: Level,
+def _hold(uow: UnitOfWork, ctx: WriteContext, req: NewReservation, level: Level,
           reservation_id: str, ttl: timedelta) -> tuple[ReservationRecord, Event]:
     events = holds.reserve(level, c.Reserve(reservation_id, req.quantity, ttl), ctx.now)
     res = Reservation(reservation_id, req.sku, level.location, req.quantity,
@@ -212,7 +206,7 @@ def _hold(uow: SqlUnitOfWork, ctx: WriteContext, req: NewReservation, level: Lev
         events[0]
 
 
-def resolve_reservation(uow: SqlUnitOfWork, ctx: WriteContext, reservation_id: str,
+def resolve_reservation(uow: UnitOfWork, ctx: WriteContext, reservation_id: str,
                         to: ReservationStatus) -> tuple[ReservationRecord, Applied | None]:
     """Commit, release or expire a hold. Repeating a transition that already happened
     returns the reservation unchanged (no second effect)."""
@@ -238,7 +232,7 @@ def resolve_reservation(uow: SqlUnitOfWork, ctx: WriteContext, reservation_id: s
     return updated, applied
 
 
-def levels_as_of(uow: SqlUnitOfWork, sku: str, *, sequence: int | None,
+def levels_as_of(uow: UnitOfWork, sku: str, *, sequence: int | None,
                  until: datetime | None) -> list[Level]:
     """Historical levels by replaying the SKU's events up to a position or a time."""
     levels: dict[str, Level] = {}

@@ -25,6 +25,8 @@ from stocksync.app.channel_changes import (
     run_once,
     settle_level,
 )
+from stocksync.app.ports import UnitOfWork
+from stocksync.app.records import Delivery, WriteContext
 from stocksync.app.service import Stocksync
 from stocksync.channels.base import ChannelConnector, FetchesOrders, Rejected
 from stocksync.channels.registry import connector_class
@@ -43,9 +45,6 @@ from stocksync.core.reservations import ReservationStatus
 from stocksync.ingest import polled
 from stocksync.ingest.base import WebhookParser
 from stocksync.ingest.registry import parser_for
-from stocksync.storage.inbox import Delivery
-from stocksync.storage.ledger import WriteContext
-from stocksync.storage.uow import SqlUnitOfWork
 
 __all__ = ["Applied", "DeadLetter", "Ingestor"]
 
@@ -133,7 +132,7 @@ class Ingestor:
         if m.reservation_id:
             rid = m.reservation_id
 
-            def commit(uow: SqlUnitOfWork, ctx: WriteContext) -> Any:
+            def commit(uow: UnitOfWork, ctx: WriteContext) -> Any:
                 result = h.resolve_reservation(uow, ctx, rid, ReservationStatus.COMMITTED)[1]
                 applied = getattr(result, "applied", None) or []
                 for a in applied:
@@ -148,7 +147,7 @@ class Ingestor:
         movement = h.Movement("sale", m.sku, location, m.quantity, occurred_at=m.occurred_at)
         refused_key = f"{m.key}:refused"
 
-        def sell(uow: SqlUnitOfWork, ctx: WriteContext) -> h.MovementResult:
+        def sell(uow: UnitOfWork, ctx: WriteContext) -> h.MovementResult:
             refused = uow.idempotency.lookup(f"ingest:{channel.code}:{refused_key}")
             if refused is None:
                 count_channel_move(uow, ctx, channel, m.sku, location, -m.quantity,
@@ -193,7 +192,7 @@ class Ingestor:
         movement = h.Movement("adjust", sku, where, m.quantity,
                               reason=f"returned via {channel.code}")
 
-        def restock(uow: SqlUnitOfWork, ctx: WriteContext) -> h.MovementResult:
+        def restock(uow: UnitOfWork, ctx: WriteContext) -> h.MovementResult:
             result = h.record_movement(uow, ctx, movement)
             count_channel_move(uow, ctx, channel, sku, where, m.quantity, m.occurred_at)
             return result

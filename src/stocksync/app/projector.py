@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from stocksync.app.ports import UnitOfWork
+from stocksync.app.records import Wanted
 from stocksync.channels.registry import connector_class
 from stocksync.core.channel_rules import SkuState, channel_quantity, sku_included
 from stocksync.core.channels import Channel
 from stocksync.core.events import EventType
-from stocksync.storage.channels import Wanted
-from stocksync.storage.uow import SqlUnitOfWork
 
 PAGE = 2000
 _ITEM_EVENTS = {EventType.ITEM_DELETED.value, EventType.ITEM_RESTORED.value}
@@ -28,7 +28,7 @@ class Projected:
     cursor: int
 
 
-def project(uow: SqlUnitOfWork, channel: Channel, now: datetime,
+def project(uow: UnitOfWork, channel: Channel, now: datetime,
             page: int = PAGE) -> Projected:
     """Project one page of the log for `channel` (the caller commits)."""
     repo = uow.channels

@@ -15,6 +15,8 @@ import structlog
 
 from stocksync import metrics
 from stocksync.app.channel_changes import DeadLetter, Source, settle_level
+from stocksync.app.ports import Channels
+from stocksync.app.records import SkuTarget
 from stocksync.app.service import Stocksync
 from stocksync.channels.base import ChannelConnector, DiscoversMapping, QuantitySet, Rejected
 from stocksync.channels.ebay import REVISION_CAP_REASON
@@ -23,7 +25,6 @@ from stocksync.channels.registry import connector_class
 from stocksync.core.channels import Channel
 from stocksync.core.revisions import RevisionBudget, next_day, used_today
 from stocksync.core.revisions import decide as decide_revision
-from stocksync.storage.channels import SkuTarget, SqlChannels
 
 log = structlog.get_logger()
 # A lost compare-and-set whose value the channel keeps showing this many rounds (each a
@@ -59,14 +60,14 @@ class Pusher:
         self.pacer = Pacer(float(rate), sleep=anyio.sleep) if rate and \
             not facts.self_paced else None
 
-    def _repo_call(self, fn: Callable[[SqlChannels], object], write: bool) -> object:
+    def _repo_call(self, fn: Callable[[Channels], object], write: bool) -> object:
         with self.svc.uow(self.channel.tenant_id, write=write) as uow:
             result = fn(uow.channels)
             if write:
                 uow.commit()
             return result
 
-    async def _db(self, fn: Callable[[SqlChannels], object], write: bool = True) -> object:
+    async def _db(self, fn: Callable[[Channels], object], write: bool = True) -> object:
         return await anyio.to_thread.run_sync(self._repo_call, fn, write)
 
     async def push_once(self) -> Pushed:
@@ -116,7 +117,7 @@ class Pusher:
             sku: acked_at + timedelta(seconds=max(wait, 0.1))
             for sku, wait in report.pending.items()}
 
-        def record(repo: SqlChannels) -> None:
+        def record(repo: Channels) -> None:
             in_sync = repo.acknowledge_many(self.channel.code, report.acknowledged, acked_at,
                                             wanted_then, moves_then, self.reassert)
             repo.hold_until(self.channel.code, later)

@@ -14,6 +14,8 @@ from typing import Any
 
 from stocksync.app import event_file as ef
 from stocksync.app import handlers as h
+from stocksync.app.ports import UnitOfWork
+from stocksync.app.records import WriteContext
 from stocksync.app.service import Outcome, RequestMeta, Stocksync
 from stocksync.core.catalog import Item, Location, LocationKind
 from stocksync.core.errors import DomainError
@@ -21,10 +23,8 @@ from stocksync.core.inbound import ChannelReturn, ChannelSale
 from stocksync.core.reservations import ReservationKind, ReservationStatus
 from stocksync.ingest.pos import PosParser
 from stocksync.ingest.shopify import order_sales
-from stocksync.storage.ledger import WriteContext
-from stocksync.storage.uow import SqlUnitOfWork
 
-Action = Callable[[SqlUnitOfWork, WriteContext], Any]
+Action = Callable[[UnitOfWork, WriteContext], Any]
 
 
 @dataclass
@@ -112,7 +112,7 @@ class Replayer:
             self._run(f"{key}:{m.key}", partial(_record, mv))
 
 
-def _record(mv: h.Movement, uow: SqlUnitOfWork, ctx: WriteContext) -> h.MovementResult:
+def _record(mv: h.Movement, uow: UnitOfWork, ctx: WriteContext) -> h.MovementResult:
     return h.record_movement(uow, ctx, mv)
 
 

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
-
+from stocksync.app.ports import StoreAdmin, UnitOfWorkFactory
 from stocksync.core import ledger as core
 from stocksync.core.ledger import Level
-from stocksync.storage.events import SqlEventLog
-from stocksync.storage.ledger import SqlLedger
-from stocksync.storage.tables import tenants
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,30 +42,32 @@ def _same(a: Level, b: Level) -> bool:
     return (a.on_hand, a.reserved, a.version) == (b.on_hand, b.reserved, b.version)
 
 
-def verify(engine: Engine, tenant_id: str | None = None) -> VerifyReport:
-    """Compare stored levels with a fold of every event, in one consistent snapshot."""
-    options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+def verify(uows: UnitOfWorkFactory, admin: StoreAdmin,
+           tenant_id: str | None = None) -> VerifyReport:
+    """Compare stored levels with a fold of every event. Each tenant is read in one
+    consistent snapshot: its levels and its events only ever change together, and no
+    write spans two tenants, so per-tenant snapshots are as strict as one global one."""
+    known = admin.tenant_ids()
+    if tenant_id and tenant_id not in known:
+        raise LookupError(f"no tenant {tenant_id}")  # not "0 rows, all agree"
+    ids = [tenant_id] if tenant_id else known
     mismatches: list[Mismatch] = []
     level_count = event_count = 0
-    with engine.connect().execution_options(**options) as conn, conn.begin():
-        ids = [tenant_id] if tenant_id else list(conn.execute(select(tenants.c.id)).scalars())
-        if tenant_id and conn.execute(select(tenants.c.id).where(
-                tenants.c.id == tenant_id)).first() is None:
-            raise LookupError(f"no tenant {tenant_id}")  # not "0 rows, all agree"
-        for tid in ids:
+    for tid in ids:
+        with uows.snapshot(tid) as uow:
             replayed: dict[tuple[str, str], Level] = {}
-            for logged in SqlEventLog(conn, tid).replay_stream():
+            for logged in uow.log.replay_stream():
                 event_count += 1
                 if logged.location is None or logged.sku is None:
                     continue
                 key = (logged.sku, logged.location)
                 current = replayed.get(key, Level(logged.sku, logged.location))
                 replayed[key] = core.apply(current, logged.as_core())
-            stored = {(lv.sku, lv.location): lv for lv in SqlLedger(conn, tid).stored_levels()}
-            level_count += len(stored)
-            for key in sorted(set(stored) | set(replayed)):
-                have, want = stored.get(key), replayed.get(key)
-                empty = Level(*key)
-                if not _same(have or empty, want or empty):
-                    mismatches.append(Mismatch(tid, key[0], key[1], have, want))
+            stored = {(lv.sku, lv.location): lv for lv in uow.ledger.stored_levels()}
+        level_count += len(stored)
+        for key in sorted(set(stored) | set(replayed)):
+            have, want = stored.get(key), replayed.get(key)
+            empty = Level(*key)
+            if not _same(have or empty, want or empty):
+                mismatches.append(Mismatch(tid, key[0], key[1], have, want))
     return VerifyReport(len(ids), level_count, event_count, mismatches)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from stocksync.app.service import Stocksync
-    from stocksync.storage.tenants import TenantRow
+    from stocksync.app.tenants import TenantInfo
 
 # Exit codes (documented in the README): 0 done, 1 failed, 2 bad usage (unknown tenant,
 # bad value), 3 reconcile found drift.
@@ -90,12 +90,9 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     return typer.Exit(code)
 
 
-def tenant_or_exit(svc: Stocksync, ref: str) -> TenantRow:
+def tenant_or_exit(svc: Stocksync, ref: str) -> TenantInfo:
     """The tenant named by id or name; exit 2 with a clear message when there is none."""
-    from stocksync.storage.tenants import resolve_tenant
-
-    with svc.engine.connect() as conn:
-        found = resolve_tenant(conn, ref)
+    found = svc.tenants.resolve(ref)
     if found is None:
         raise fail(f"no tenant {ref!r} (give a tenant id or name; `stocksync tenants list` "
                    "shows them)")

@@ -144,14 +144,13 @@ def _preview_or_resume(svc: Stocksync, tenant_id: str, file: Path, opts: ImportO
 
 def _apply(svc: Stocksync, tenant_id: str, job: dict[str, Any]) -> ApplyReport:
     from stocksync.imports.applier import apply_job
-    from stocksync.storage.sequencer import drain
 
     with _bar() as bar:
         task = bar.add_task("applying", total=job["rows_to_apply"],
                             completed=job["rows_applied"])
         report = apply_job(svc, tenant_id, job["id"], actor="cli",
                            progress=lambda n: bar.advance(task, n))
-    drain(svc.engine)  # give the events their log positions now (verify reads those)
+    svc.admin.drain()  # give the events their log positions now (verify reads those)
     return report
 
 

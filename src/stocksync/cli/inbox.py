@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -18,9 +18,6 @@ from stocksync.cli.common import (
     table,
     tenant_or_exit,
 )
-
-if TYPE_CHECKING:
-    from sqlalchemy import Connection
 
 inbox_app = command_group("Webhook deliveries kept by stocksync.")
 CLI_ACTOR = "cli"
@@ -42,45 +39,40 @@ def inbox_list(database_url: DbOption = None,
                tenant: OnlyTenant = None) -> None:
     """Show deliveries (by default the dead-lettered ones) with their errors."""
     from stocksync.bootstrap import build_service
-    from stocksync.storage import inbox as inbox_store
-    from stocksync.storage.tenants import list_tenants
 
     svc = build_service(settings(database_url))
     only = tenant_or_exit(svc, tenant) if tenant else None
     shown = table(f"inbox: {status.value}", "id", "tenant", "channel", "topic", "status",
                   "attempts", "error", right=("id", "attempts"))
     wanted = None if status is Status.all else status.value
-    with svc.engine.connect() as conn:
-        for t in [only] if only else list_tenants(conn):
-            for d in inbox_store.listing(conn, t.id, wanted, 0, 1000):
-                note = d.last_error or ""
-                if d.dismissed_at:
-                    note += f" (dismissed by {d.dismissed_by}: {d.dismiss_reason or '-'})"
-                shown.add_row(str(d.id), t.name, d.channel, d.topic, d.status,
-                              str(d.attempts), note)
+    for t in [only] if only else svc.tenants.tenants():
+        for d in svc.inbox.listing(t.id, wanted, 0, 1000):
+            note = d.last_error or ""
+            if d.dismissed_at:
+                note += f" (dismissed by {d.dismissed_by}: {d.dismiss_reason or '-'})"
+            shown.add_row(str(d.id), t.name, d.channel, d.topic, d.status,
+                          str(d.attempts), note)
     console.print(shown)
 
 
-def _found(conn: Connection, delivery_id: int, tenant_id: str | None) -> None:
-    from stocksync.storage import inbox as inbox_store
-
-    if inbox_store.get(conn, delivery_id, tenant_id) is None:
-        raise fail(f"no delivery with id {delivery_id}", EXIT_FAILED)
+def _no_delivery(delivery_id: int) -> typer.Exit:
+    return fail(f"no delivery with id {delivery_id}", EXIT_FAILED)
 
 
 @inbox_app.command("replay", cls=FlagsCommand)
 def inbox_replay(delivery_id: DeliveryArg, tenant: OnlyTenant = None,
                  database_url: DbOption = None) -> None:
     """Queue a delivery again; the running workers apply it (exactly once)."""
+    from stocksync.app.inbox_admin import replay_delivery
     from stocksync.bootstrap import build_service
-    from stocksync.storage import inbox as inbox_store
-    from stocksync.storage.engine import WRITE
+    from stocksync.core.errors import NotFound
 
     svc = build_service(settings(database_url))
     tenant_id = tenant_or_exit(svc, tenant).id if tenant else None
-    with svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-        _found(conn, delivery_id, tenant_id)
-        inbox_store.replay(conn, delivery_id, tenant_id)
+    try:
+        replay_delivery(svc, delivery_id, tenant_id)
+    except NotFound as exc:
+        raise _no_delivery(delivery_id) from exc
     console.print(f"delivery {delivery_id} queued again")
 
 
@@ -90,18 +82,16 @@ def inbox_dismiss(delivery_id: DeliveryArg,
                   tenant: OnlyTenant = None, database_url: DbOption = None) -> None:
     """Give up on a dead-lettered delivery: kept as `dismissed` with when, by whom (cli)
     and why; it no longer counts as failed and can still be replayed."""
+    from stocksync.app.inbox_admin import DeliveryNotFailed, dismiss_delivery
     from stocksync.bootstrap import build_service
-    from stocksync.storage import inbox as inbox_store
-    from stocksync.storage.engine import WRITE
+    from stocksync.core.errors import NotFound
 
     svc = build_service(settings(database_url))
     tenant_id = tenant_or_exit(svc, tenant).id if tenant else None
-    with svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-        _found(conn, delivery_id, tenant_id)
-        found = inbox_store.get(conn, delivery_id, tenant_id)
-        if not inbox_store.dismiss(conn, delivery_id, svc.clock(), CLI_ACTOR, reason,
-                                   tenant_id):
-            status = found.status if found else "unknown"
-            raise fail(f"delivery {delivery_id} is {status}: only a failed (dead-lettered) "
-                       "delivery can be dismissed", EXIT_FAILED)
+    try:
+        dismiss_delivery(svc, delivery_id, CLI_ACTOR, reason, tenant_id)
+    except NotFound as exc:
+        raise _no_delivery(delivery_id) from exc
+    except DeliveryNotFailed as exc:
+        raise fail(str(exc), EXIT_FAILED) from exc
     console.print(f"delivery {delivery_id} dismissed")

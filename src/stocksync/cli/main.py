@@ -26,7 +26,6 @@ from stocksync.cli.common import (
     settings,
     table,
     tenant_or_exit,
-    writing,
 )
 from stocksync.cli.imports import import_cmd
 from stocksync.cli.inbox import inbox_app
@@ -109,7 +108,7 @@ def worker(database_url: DbOption = None) -> None:
     svc = build_service(cfg)
     assert svc.box is not None
     loops = start_workers(svc)
-    console.print(f"workers running on {svc.engine.dialect.name}; Ctrl-C to stop", soft_wrap=True)
+    console.print(f"workers running on {svc.admin.kind}; Ctrl-C to stop", soft_wrap=True)
 
     async def main() -> None:
         assert svc.box is not None
@@ -175,8 +174,8 @@ def replay(file: EventFile,
 
     from stocksync.app.event_file import read
     from stocksync.app.replay import replay as run_replay
+    from stocksync.app.tenants import TenantRefused
     from stocksync.bootstrap import build_service
-    from stocksync.storage.tenants import TenantError, create_tenant, resolve_tenant
 
     svc = build_service(settings(database_url))
     records, problems = read(file)
@@ -184,16 +183,14 @@ def replay(file: EventFile,
         for problem in problems:
             err.print(f"{file}: {problem}", soft_wrap=True)
         raise typer.Exit(EXIT_FAILED)
-    with writing(svc) as conn:
-        found = resolve_tenant(conn, tenant)
-        if found is None and create:
-            try:
-                made = create_tenant(conn, tenant, svc.clock())
-            except TenantError as exc:
-                raise fail(str(exc)) from exc
-            err.print(f"created tenant {made.name} ({made.id}); its API key (shown once):",
-                      highlight=False)
-            print(made.api_key, flush=True)
+    try:
+        found, made = svc.tenants.resolve_or_create(tenant, svc.clock(), create)
+    except TenantRefused as exc:
+        raise fail(str(exc)) from exc
+    if made is not None:
+        err.print(f"created tenant {made.name} ({made.id}); its API key (shown once):",
+                  highlight=False)
+        print(made.api_key, flush=True)
     tenant_id = found.id if found else tenant_or_exit(svc, tenant).id
     with Progress(console=console) as progress:
         task = progress.add_task(f"replaying {file.name}", total=len(records))
@@ -214,13 +211,12 @@ def verify(database_url: DbOption = None,
            tenant: Annotated[str | None, typer.Option(help="only this tenant (id or name)")]
            = None) -> None:
     """Replay the ledger and compare with stored levels; exit 1 on any difference."""
-    from stocksync.app.verify import verify as run_verify
     from stocksync.bootstrap import build_service
 
     svc = build_service(settings(database_url))
     tenant_id = tenant_or_exit(svc, tenant).id if tenant else None
     with console.status("replaying the ledger…"):
-        report = run_verify(svc.engine, tenant_id)
+        report = svc.verify(tenant_id)
     shown = table("verify", "tenants", "levels", "events", "mismatches",
                   right=("tenants", "levels", "events", "mismatches"))
     shown.add_row(str(report.tenants), str(report.levels), str(report.events),

@@ -17,7 +17,6 @@ from stocksync.cli.common import (
     settings,
     table,
     tenant_or_exit,
-    writing,
 )
 
 tenants_app = command_group("Manage tenants (merchants).")
@@ -36,8 +35,9 @@ def _show_new_key(api_key: str) -> None:
 def tenants_create(name: Annotated[str, typer.Argument(help="merchant name (unique)")],
                    database_url: DbOption = None) -> None:
     """Create a tenant and print its first API key (shown once, stored only as a hash)."""
+    from stocksync.app.tenants import TenantRefused
     from stocksync.bootstrap import build_service
-    from stocksync.storage.tenants import TenantError, check_name, create_tenant
+    from stocksync.storage.tenants import TenantError, check_name
 
     try:
         name = check_name(name)
@@ -45,9 +45,8 @@ def tenants_create(name: Annotated[str, typer.Argument(help="merchant name (uniq
         raise fail(f"NAME: {exc}") from exc
     svc = build_service(settings(database_url))
     try:
-        with writing(svc) as conn:
-            tenant = create_tenant(conn, name, svc.clock())
-    except TenantError as exc:
+        tenant = svc.tenants.create_tenant(name, svc.clock())
+    except TenantRefused as exc:
         raise fail(str(exc)) from exc
     err.print(f"tenant [bold]{tenant.name}[/bold] id={tenant.id}", highlight=False)
     _show_new_key(tenant.api_key)
@@ -57,14 +56,12 @@ def tenants_create(name: Annotated[str, typer.Argument(help="merchant name (uniq
 def tenants_list(database_url: DbOption = None) -> None:
     """Every tenant with its id and number of active keys."""
     from stocksync.bootstrap import build_service
-    from stocksync.storage.tenants import list_keys, list_tenants
 
     svc = build_service(settings(database_url))
     shown = table("tenants", "name", "id", "created", "active keys", right=("active keys",))
-    with svc.engine.connect() as conn:
-        for t in list_tenants(conn):
-            active = sum(k.active for k in list_keys(conn, t.id))
-            shown.add_row(t.name, t.id, t.created_at.isoformat(timespec="seconds"), str(active))
+    for t in svc.tenants.tenants():
+        active = sum(k.active for k in svc.tenants.keys(t.id))
+        shown.add_row(t.name, t.id, t.created_at.isoformat(timespec="seconds"), str(active))
     console.print(shown)
 
 
@@ -72,16 +69,14 @@ def tenants_list(database_url: DbOption = None) -> None:
 def keys_list(tenant: TenantOption, database_url: DbOption = None) -> None:
     """The tenant's keys: prefix, label, created, revoked."""
     from stocksync.bootstrap import build_service
-    from stocksync.storage.tenants import list_keys
 
     svc = build_service(settings(database_url))
     found = tenant_or_exit(svc, tenant)
     shown = table(f"API keys of {found.name} ({found.id})", "prefix", "label", "created",
                   "revoked")
-    with svc.engine.connect() as conn:
-        for k in list_keys(conn, found.id):
-            shown.add_row(k.prefix, k.label or "", k.created_at.isoformat(timespec="seconds"),
-                          k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "")
+    for k in svc.tenants.keys(found.id):
+        shown.add_row(k.prefix, k.label or "", k.created_at.isoformat(timespec="seconds"),
+                      k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "")
     console.print(shown)
 
 
@@ -89,15 +84,14 @@ def keys_list(tenant: TenantOption, database_url: DbOption = None) -> None:
 def keys_create(tenant: TenantOption, label: LabelOption = None,
                 database_url: DbOption = None) -> None:
     """A new key for the tenant, printed once."""
+    from stocksync.app.tenants import TenantRefused
     from stocksync.bootstrap import build_service
-    from stocksync.storage.tenants import TenantError, add_key
 
     svc = build_service(settings(database_url))
     found = tenant_or_exit(svc, tenant)
     try:
-        with writing(svc) as conn:
-            api_key = add_key(conn, found.id, svc.clock(), label)
-    except TenantError as exc:
+        api_key, _ = svc.tenants.create_key(found.id, svc.clock(), label)
+    except TenantRefused as exc:
         raise fail(str(exc)) from exc
     err.print(f"new key {api_key[:10]} for {found.name}", highlight=False)
     _show_new_key(api_key)
@@ -107,16 +101,14 @@ def keys_create(tenant: TenantOption, label: LabelOption = None,
 def keys_revoke(key: KeyArg, tenant: TenantOption, database_url: DbOption = None) -> None:
     """Revoke a key. A server that has just seen the key may accept it for up to 30 s more
     (its key cache); `POST /v1/keys/{prefix}/revoke` takes effect at once."""
+    from stocksync.app.tenants import TenantRefused
     from stocksync.bootstrap import build_service
-    from stocksync.storage.tenants import TenantError, active_key_count, revoke_key
 
     svc = build_service(settings(database_url))
     found = tenant_or_exit(svc, tenant)
     try:
-        with writing(svc) as conn:
-            revoked = revoke_key(conn, found.id, key, svc.clock())
-            left = active_key_count(conn, found.id)
-    except TenantError as exc:
+        revoked, left = svc.tenants.revoke_key(found.id, key, svc.clock())
+    except TenantRefused as exc:
         raise fail(str(exc)) from exc
     console.print(f"key {revoked.prefix} of {found.name} revoked; {left} active key(s) left",
                   highlight=False)
@@ -128,15 +120,14 @@ def keys_revoke(key: KeyArg, tenant: TenantOption, database_url: DbOption = None
 @keys_app.command("rotate", cls=FlagsCommand)
 def keys_rotate(key: KeyArg, tenant: TenantOption, database_url: DbOption = None) -> None:
     """Replace a key: a new one with the same label is printed and the old one revoked."""
+    from stocksync.app.tenants import TenantRefused
     from stocksync.bootstrap import build_service
-    from stocksync.storage.tenants import TenantError, rotate_key
 
     svc = build_service(settings(database_url))
     found = tenant_or_exit(svc, tenant)
     try:
-        with writing(svc) as conn:
-            api_key, old = rotate_key(conn, found.id, key, svc.clock())
-    except TenantError as exc:
+        api_key, _, old = svc.tenants.rotate_key(found.id, key, svc.clock())
+    except TenantRefused as exc:
         raise fail(str(exc)) from exc
     err.print(f"key {old.prefix} revoked; its replacement is {api_key[:10]}", highlight=False)
     _show_new_key(api_key)

@@ -20,11 +20,10 @@ from sqlalchemy import (
     update,
 )
 
+from stocksync.app.records import SkuTarget, Wanted
 from stocksync.core.channels import Channel, ChannelStatus
 from stocksync.storage.channel_health import channel_status
-from stocksync.storage.channel_rows import (  # re-exported: callers import them from here
-    SkuTarget,
-    Wanted,
+from stocksync.storage.channel_rows import (
     channel_from_row,
     rules_to_json,
     sku_target,

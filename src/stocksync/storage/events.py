@@ -3,38 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Select, select
 
-from stocksync.core.events import Event, EventType
+from stocksync.app.records import LoggedEvent
 from stocksync.storage.tables import events, outbox
-
-
-@dataclass(frozen=True, slots=True)
-class LoggedEvent:
-    sequence: int | None
-    event_id: str
-    type: str
-    sku: str | None
-    location: str | None
-    quantity: int
-    on_hand_after: int | None
-    reserved_after: int | None
-    version: int | None
-    data: dict[str, object]
-    source: str
-    actor: str | None
-    idempotency_key: str | None
-    correlation_id: str | None
-    origin: str | None
-    occurred_at: datetime
-    recorded_at: datetime
-
-    def as_core(self) -> Event:
-        data = {k: v for k, v in self.data.items() if isinstance(v, str | int | float | bool)}
-        return Event(EventType(self.type), self.sku or "", self.location, self.quantity, data)
 
 
 def _logged(row: object, sequence: int | None) -> LoggedEvent:

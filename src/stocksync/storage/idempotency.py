@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from stocksync.app.records import StoredResponse
 from stocksync.storage.tables import idempotency_keys
-
-
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    fingerprint: str
-    status_code: int | None
-    body: str | None
 
 
 class SqlIdempotency:

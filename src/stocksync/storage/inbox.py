@@ -10,12 +10,12 @@ worker has taken since. Applying twice is harmless anyway (every effect is keyed
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Engine,
     and_,
     case,
     delete,
@@ -29,32 +29,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from stocksync.app.records import Delivery
+from stocksync.storage.engine import WRITE
 from stocksync.storage.tables import inbox
 
 PENDING, DONE, FAILED, DISMISSED = "pending", "done", "failed", "dismissed"
 STATUSES = (PENDING, DONE, FAILED, DISMISSED)
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    id: int
-    tenant_id: str
-    channel: str
-    kind: str
-    delivery_id: str
-    topic: str
-    headers: dict[str, str]
-    body: bytes
-    received_at: datetime
-    status: str
-    attempts: int
-    last_error: str | None
-    processed_at: datetime | None
-    correlation_id: str | None
-    dismissed_at: datetime | None = None
-    dismissed_by: str | None = None
-    dismiss_reason: str | None = None
-    claimed_until: datetime | None = None  # the claim's end, and its token (renew, release)
 
 
 def _delivery(row: Any) -> Delivery:
@@ -197,3 +177,56 @@ def purge(conn: Connection, older_than: datetime) -> int:
     result = conn.execute(delete(inbox).where(inbox.c.status == DONE,
                                               inbox.c.received_at < older_than))
     return result.rowcount
+
+
+class SqlInboxStore:
+    """This module behind app.inbox_admin.InboxStore: one short transaction per call."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _writing(self) -> Connection:
+        return self.engine.connect().execution_options(**WRITE)
+
+    def listing(self, tenant_id: str, status: str | None, after: int,
+                limit: int) -> list[Delivery]:
+        with self.engine.connect() as conn:
+            return listing(conn, tenant_id, status, after, limit)
+
+    def get(self, delivery_id: int, tenant_id: str | None = None) -> Delivery | None:
+        with self.engine.connect() as conn:
+            return get(conn, delivery_id, tenant_id)
+
+    def replay(self, delivery_id: int, tenant_id: str | None = None) -> Delivery | None:
+        with self._writing() as conn, conn.begin():
+            if not replay(conn, delivery_id, tenant_id):
+                return None
+            return get(conn, delivery_id, tenant_id)
+
+    def dismiss(self, delivery_id: int, now: datetime, by: str, reason: str | None,
+                tenant_id: str | None = None) -> tuple[Delivery | None, bool]:
+        with self._writing() as conn, conn.begin():
+            found = get(conn, delivery_id, tenant_id)
+            if found is None or not dismiss(conn, delivery_id, now, by, reason, tenant_id):
+                return found, False
+            return get(conn, delivery_id, tenant_id), True
+
+    def claim(self, now: datetime, hold: timedelta, limit: int,
+              skip: Iterable[tuple[str, str]] = (),
+              later: Collection[str] = ()) -> list[Delivery]:
+        with self._writing() as conn, conn.begin():
+            return claim(conn, now, hold, limit, skip, later)
+
+    def renew(self, ids: Sequence[int], held_until: datetime, now: datetime,
+              hold: timedelta) -> tuple[datetime, set[int]]:
+        with self._writing() as conn, conn.begin():
+            return renew(conn, ids, held_until, now, hold)
+
+    def release(self, ids: Sequence[int], held_until: datetime) -> int:
+        with self._writing() as conn, conn.begin():
+            return release(conn, ids, held_until)
+
+    def settle(self, delivery_id: int, now: datetime, *, error: str | None = None,
+               retry_at: datetime | None = None) -> None:
+        with self._writing() as conn, conn.begin():
+            settle(conn, delivery_id, now, error=error, retry_at=retry_at)

@@ -35,6 +35,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from stocksync.app.records import (
+    Applied,
+    KeyTaken,
+    ReservationRecord,
+    StoredResponse,
+    WriteContext,
+)
 from stocksync.core.events import Event, effect_of
 from stocksync.core.ledger import Level
 from stocksync.core.reservations import ReservationStatus
@@ -46,33 +53,6 @@ from stocksync.storage.tables import (
     reservations,
     stock_levels,
 )
-
-
-class KeyTaken(Exception):
-    """The Idempotency-Key was stored by another request first."""
-
-
-@dataclass(frozen=True, slots=True)
-class WriteContext:
-    """Who and what a write comes from; copied onto every event it produces."""
-
-    tenant_id: str
-    now: datetime
-    source: str = "api"
-    actor: str | None = None
-    idempotency_key: str | None = None
-    correlation_id: str | None = None
-    occurred_at: datetime | None = None
-    origin: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Applied:
-    event_id: str
-    event: Event
-    on_hand: int | None
-    reserved: int | None
-    version: int | None
 
 
 class SqlLedger:
@@ -155,34 +135,44 @@ class SqlLedger:
         return Applied(event_id, event, int(found[0]), int(found[1]), int(found[2]))
 
     def reserve_in_one_statement(self, event: Event, ctx: WriteContext,
-                                 reservation: dict[str, object],
-                                 answer: dict[str, object] | None) -> Applied | None:
+                                 record: ReservationRecord,
+                                 answer: StoredResponse | None) -> Applied | None:
         """PostgreSQL, autocommit: take the stock, insert the reservation, stage the event
         and store the Idempotency-Key answer in ONE statement, which is its own transaction.
         The hot row is locked only while that statement runs and commits on the server:
         no client round trip (and no wait for the client's interpreter) while holding it.
 
-        None when the guard refused (nothing written). A second use of the same key fails
-        with a unique violation (IntegrityError), also with nothing written."""
+        None when the guard refused (nothing written). A second use of the same key raises
+        KeyTaken, also with nothing written."""
         assert self.is_postgres and event.location is not None
         event_id = str(uuid.uuid4())
         effect = effect_of(event)
         shape = _Shape(True, False, effect.takes_available, False, False, live_item=True)
+        res = record.reservation
+        held = {"id": res.id, "tenant_id": self.tenant_id, "sku": res.sku,
+                "location": res.location, "quantity": res.quantity, "kind": record.kind.value,
+                "status": res.status.value, "reference": record.reference,
+                "expires_at": res.expires_at, "created_at": record.created_at,
+                "resolved_at": record.resolved_at}
+        stored = None if answer is None or ctx.idempotency_key is None else {
+            "tenant_id": self.tenant_id, "key": ctx.idempotency_key,
+            "fingerprint": answer.fingerprint, "status_code": answer.status_code,
+            "body": answer.body, "created_at": ctx.now}
         params: dict[str, object] = {
             "k_tenant": self.tenant_id, "k_sku": event.sku, "k_location": event.location,
             "d_on_hand": effect.on_hand_delta, "d_reserved": effect.reserved_delta,
             "now": ctx.now,
             **{f"o_{k}": v for k, v in self._row(event, event_id, ctx).items()},
-            **{f"r_{k}": v for k, v in reservation.items()},
-            **{f"i_{k}": v for k, v in (answer or {}).items()},
+            **{f"r_{k}": v for k, v in held.items()},
+            **{f"i_{k}": v for k, v in (stored or {}).items()},
         }
         try:
-            found = self.conn.execute(_reserve_statement(shape, answer is not None),
+            found = self.conn.execute(_reserve_statement(shape, stored is not None),
                                       params).first()
         except IntegrityError as exc:
-            if answer is None:
+            if stored is None:
                 raise
-            raise KeyTaken(str(answer["key"])) from exc
+            raise KeyTaken(str(stored["key"])) from exc
         if found is None:
             return None
         return Applied(event_id, event, int(found[0]), int(found[1]), int(found[2]))

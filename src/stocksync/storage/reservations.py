@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from stocksync.app.records import ReservationRecord
 from stocksync.core.reservations import Reservation, ReservationKind, ReservationStatus
 from stocksync.storage.tables import reservations
-
-
-@dataclass(frozen=True, slots=True)
-class ReservationRecord:
-    tenant_id: str
-    reservation: Reservation
-    kind: ReservationKind
-    reference: str | None
-    created_at: datetime
-    resolved_at: datetime | None
 
 
 def _record(row: object) -> ReservationRecord:

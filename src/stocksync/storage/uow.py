@@ -1,4 +1,5 @@
-"""SqlUnitOfWork: one database transaction with every repository bound to one tenant."""
+"""SqlUnitOfWork: one database transaction with every repository bound to one tenant,
+and the factory the service opens them with (implements app.ports.UnitOfWorkFactory)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from stocksync.storage.events import SqlEventLog
 from stocksync.storage.idempotency import SqlIdempotency
 from stocksync.storage.ledger import SqlLedger
 from stocksync.storage.reservations import SqlReservations
+from stocksync.storage.tenants import log_head
 
 
 class SqlUnitOfWork:
@@ -26,10 +28,11 @@ class SqlUnitOfWork:
     channels: SqlChannels
 
     def __init__(self, engine: Engine, tenant_id: str, *, write: bool = True,
-                 on_commit: Callable[[], None] | None = None) -> None:
+                 on_commit: Callable[[], None] | None = None, snapshot: bool = False) -> None:
         self.engine = engine
         self.tenant_id = tenant_id
         self.write = write
+        self.snapshot = snapshot
         self.on_commit = on_commit
         self._tx: RootTransaction | None = None
         self._deferred: list[Callable[[], None]] = []
@@ -38,6 +41,10 @@ class SqlUnitOfWork:
         conn = self.engine.connect()
         if self.write:
             conn = conn.execution_options(**WRITE)
+        elif self.snapshot and conn.dialect.name == "postgresql":
+            # Every read of the transaction sees the state at its first read (`verify`).
+            # SQLite needs nothing: a read transaction already sees one state.
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
         elif conn.dialect.name == "postgresql":
             # Reads need no transaction round trips (BEGIN/ROLLBACK) on the hot read path.
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -51,6 +58,9 @@ class SqlUnitOfWork:
         self.log = SqlEventLog(conn, t)
         self.channels = SqlChannels(conn, t)
         return self
+
+    def log_head(self) -> int:
+        return log_head(self.conn, self.tenant_id)
 
     def defer(self, work: Callable[[], None]) -> None:
         """Run `work` at commit, just before COMMIT (it may raise to abort). Hot-row
@@ -79,3 +89,20 @@ class SqlUnitOfWork:
             self.rollback()
         finally:
             self.conn.close()
+
+
+class SqlUnitOfWorkFactory:
+    """Opens SqlUnitOfWorks on one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        # Only PostgreSQL can take, keep and answer a hold in one statement (a data-
+        # modifying CTE run in autocommit); SQLite takes the general transactional path.
+        self.reserves_in_one_statement = engine.dialect.name == "postgresql"
+
+    def __call__(self, tenant_id: str, *, write: bool = True,
+                 on_commit: Callable[[], None] | None = None) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, tenant_id, write=write, on_commit=on_commit)
+
+    def snapshot(self, tenant_id: str) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, tenant_id, write=False, snapshot=True)

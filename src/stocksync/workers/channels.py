@@ -20,15 +20,14 @@ import structlog
 from stocksync import metrics
 from stocksync.app.connect import shared
 from stocksync.app.order_poller import OrderPoller, poll_interval
+from stocksync.app.ports import UnitOfWork
 from stocksync.app.projector import project
 from stocksync.app.pusher import Pusher
 from stocksync.app.service import EVENTS, Stocksync
 from stocksync.channels import registry
 from stocksync.channels.base import ChannelError, PollsOrders, RateLimited, Rejected
 from stocksync.core.channels import Channel
-from stocksync.storage.channels import enabled_channels
 from stocksync.storage.credentials import CredentialBox
-from stocksync.storage.uow import SqlUnitOfWork
 
 log = structlog.get_logger()
 
@@ -95,7 +94,7 @@ class ChannelWorker:
                 self._observe(uow, done.cursor, now)
         return True, done.events
 
-    def _observe(self, uow: SqlUnitOfWork, cursor: int, now: datetime) -> None:
+    def _observe(self, uow: UnitOfWork, cursor: int, now: datetime) -> None:
         if self.observed_at is not None and (now - self.observed_at).total_seconds() < 1.0:
             return  # metrics at most once a second per channel
         self.observed_at = now
@@ -255,8 +254,7 @@ class ChannelSupervisor:
         self.tasks: dict[tuple[str, str], tuple[Channel, asyncio.Task[None]]] = {}
 
     def _channels(self) -> list[Channel]:
-        with self.svc.engine.connect() as conn:
-            return [c for c in enabled_channels(conn) if c.kind in registry.PUSHED]
+        return [c for c in self.svc.admin.enabled_channels() if c.kind in registry.PUSHED]
 
     async def run(self) -> None:
         async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:

@@ -17,13 +17,13 @@ import structlog
 from stocksync import metrics
 from stocksync.app.connect import shared
 from stocksync.app.ingest import DeadLetter, Ingestor
+from stocksync.app.records import Delivery
 from stocksync.app.service import INBOX, Stocksync
 from stocksync.channels import registry
 from stocksync.channels.base import ChannelConnector, ChannelError
 from stocksync.core.channels import Channel
 from stocksync.core.inbound import Ignored, LevelReport
 from stocksync.ingest.registry import parser_for
-from stocksync.storage import inbox
 from stocksync.storage.credentials import CredentialBox
 
 log = structlog.get_logger()
@@ -50,7 +50,7 @@ NOTICE_TOPICS = frozenset({"inventory_levels/update", "product.updated",
 _REPORTED: OrderedDict[int, frozenset[str] | None] = OrderedDict()  # by delivery id
 
 
-def _reported(d: inbox.Delivery) -> frozenset[str] | None:
+def _reported(d: Delivery) -> frozenset[str] | None:
     """The items a notice-only delivery reports on; None for anything else."""
     if d.topic not in NOTICE_TOPICS:
         return None
@@ -63,7 +63,7 @@ def _reported(d: inbox.Delivery) -> frozenset[str] | None:
     return found
 
 
-def _read_reported(d: inbox.Delivery) -> frozenset[str] | None:
+def _read_reported(d: Delivery) -> frozenset[str] | None:
     try:
         messages = parser_for(d.kind).parse(d.headers, d.body, {}).messages
     except Exception:  # let the normal path report what is wrong with it
@@ -77,7 +77,7 @@ def _read_reported(d: inbox.Delivery) -> frozenset[str] | None:
     return frozenset(items) or None
 
 
-def _superseded(d: inbox.Delivery, queued: deque[tuple[inbox.Delivery, _Claim]]) -> bool:
+def _superseded(d: Delivery, queued: deque[tuple[Delivery, _Claim]]) -> bool:
     """A notice about items that a later queued notice reports on too."""
     mine = _reported(d)
     if mine is None:
@@ -92,7 +92,7 @@ def _superseded(d: inbox.Delivery, queued: deque[tuple[inbox.Delivery, _Claim]])
     return False
 
 
-def _next(lane: deque[tuple[inbox.Delivery, _Claim]]) -> tuple[inbox.Delivery, _Claim]:
+def _next(lane: deque[tuple[Delivery, _Claim]]) -> tuple[Delivery, _Claim]:
     """The lane's next delivery: orders and sales before inventory notices. A notice is read
     back from the channel, which is slow and, behind a backlog, would keep the channel's
     sales out of the ledger (where another channel can sell the same units meanwhile); the
@@ -133,7 +133,7 @@ class IngestWorker:
         self.client: httpx.AsyncClient | None = None
         # Per channel, the claimed deliveries still to apply, in order; and every claim
         # with deliveries not yet applied (renewed by the heartbeat).
-        self.lanes: dict[tuple[str, str], deque[tuple[inbox.Delivery, _Claim]]] = {}
+        self.lanes: dict[tuple[str, str], deque[tuple[Delivery, _Claim]]] = {}
         self.claims: list[_Claim] = []
         self.lane_done: anyio.Event | None = None  # set when a lane ran dry
 
@@ -151,20 +151,16 @@ class IngestWorker:
         found = await connector.fetch_quantities([sku])
         return found.get(sku)
 
-    def _claim(self, full: frozenset[tuple[str, str]]) -> list[inbox.Delivery]:
-        with self.svc.engine.connect().execution_options(stocksync_write=True) as conn, \
-                conn.begin():
-            return inbox.claim(conn, self.svc.clock(), CLAIM, BATCH, skip=full,
-                               later=NOTICE_TOPICS)
+    def _claim(self, full: frozenset[tuple[str, str]]) -> list[Delivery]:
+        return self.svc.inbox.claim(self.svc.clock(), CLAIM, BATCH, skip=full,
+                                    later=NOTICE_TOPICS)
 
-    def _settle(self, d: inbox.Delivery, error: str | None, dead: bool) -> None:
+    def _settle(self, d: Delivery, error: str | None, dead: bool) -> None:
         now = self.svc.clock()
         retry_at = None
         if error is not None and not dead and d.attempts + 1 < MAX_ATTEMPTS:
             retry_at = now + timedelta(seconds=retry_delay(d.attempts + 1, self.rng))
-        with self.svc.engine.connect().execution_options(stocksync_write=True) as conn, \
-                conn.begin():
-            inbox.settle(conn, d.id, now, error=error, retry_at=retry_at)
+        self.svc.inbox.settle(d.id, now, error=error, retry_at=retry_at)
 
     async def run(self) -> None:
         """Claim due deliveries and apply them in one lane per channel: a channel whose
@@ -201,7 +197,7 @@ class IngestWorker:
                             await anyio.to_thread.run_sync(self._release, claim)
 
     def _enqueue(self, tasks: anyio.abc.TaskGroup, ingestor: Ingestor,
-                 batch: list[inbox.Delivery]) -> None:
+                 batch: list[Delivery]) -> None:
         until = batch[0].claimed_until
         assert until is not None  # claim() set it
         claim = _Claim({d.id for d in batch}, until)
@@ -252,16 +248,12 @@ class IngestWorker:
         claim.ids -= held - kept
 
     def _renew_once(self, ids: set[int], until: datetime) -> tuple[datetime, set[int]]:
-        with self.svc.engine.connect().execution_options(stocksync_write=True) as conn, \
-                conn.begin():
-            return inbox.renew(conn, sorted(ids), until, self.svc.clock(), CLAIM)
+        return self.svc.inbox.renew(sorted(ids), until, self.svc.clock(), CLAIM)
 
     def _release(self, claim: _Claim) -> None:
-        with self.svc.engine.connect().execution_options(stocksync_write=True) as conn, \
-                conn.begin():
-            inbox.release(conn, sorted(claim.ids), claim.until)
+        self.svc.inbox.release(sorted(claim.ids), claim.until)
 
-    async def _one(self, ingestor: Ingestor, d: inbox.Delivery) -> None:
+    async def _one(self, ingestor: Ingestor, d: Delivery) -> None:
         started = time.perf_counter()
         error: str | None = None
         dead = False

@@ -16,7 +16,6 @@ from stocksync.app.reconcile import latest_report, reconcile
 from stocksync.app.service import Stocksync
 from stocksync.channels import registry
 from stocksync.core.channels import Channel
-from stocksync.storage.channels import enabled_channels
 
 log = structlog.get_logger()
 CHECK_SECONDS = 30.0
@@ -28,8 +27,8 @@ class ReconcileScheduler:
 
     def _due(self) -> list[Channel]:
         now = self.svc.clock()
-        with self.svc.engine.connect() as conn:
-            channels = [c for c in enabled_channels(conn) if c.kind in registry.PUSHED]
+        channels = [c for c in self.svc.admin.enabled_channels()
+                    if c.kind in registry.PUSHED]
         due = []
         for channel in channels:
             minutes = float(channel.settings.get("reconcile_every_minutes",

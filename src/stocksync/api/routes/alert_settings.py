@@ -17,12 +17,6 @@ from pydantic import BaseModel, Field, field_validator
 
 from stocksync.api.deps import Svc, Who
 from stocksync.api.schemas import Strict
-from stocksync.storage.alert_settings import (
-    StoredDestinations,
-    destinations,
-    save_destinations,
-)
-from stocksync.storage.engine import WRITE
 
 router = APIRouter(prefix="/v1/settings", tags=["settings"])
 log = structlog.get_logger()
@@ -71,30 +65,28 @@ def _masked(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}/…"
 
 
-def _out(svc: Svc, stored: StoredDestinations) -> AlertSettingsOut:
+def _out(svc: Svc, sealed_webhook_url: str | None,
+         digest_to: tuple[str, ...]) -> AlertSettingsOut:
     url = None
-    if stored.sealed_webhook_url and svc.box is not None:
-        url = _masked(svc.box.open(stored.sealed_webhook_url)["url"])
-    return AlertSettingsOut(webhook_url=url, digest_to=list(stored.digest_to),
-                            webhook_default=url is None, digest_default=not stored.digest_to)
+    if sealed_webhook_url and svc.box is not None:
+        url = _masked(svc.box.open(sealed_webhook_url)["url"])
+    return AlertSettingsOut(webhook_url=url, digest_to=list(digest_to),
+                            webhook_default=url is None, digest_default=not digest_to)
 
 
 @router.get("/alerts", response_model=AlertSettingsOut)
 def get_alert_settings(svc: Svc, who: Who) -> AlertSettingsOut:
-    with svc.engine.connect() as conn:
-        return _out(svc, destinations(conn, who.tenant_id))
+    stored = svc.tenants.alert_destinations(who.tenant_id)
+    return _out(svc, stored.sealed_webhook_url, stored.digest_to)
 
 
 @router.put("/alerts", response_model=AlertSettingsOut)
 def put_alert_settings(body: AlertSettingsIn, svc: Svc, who: Who) -> AlertSettingsOut:
     """Replace both destinations (a field left out or null falls back to the default)."""
     assert svc.box is not None
-    stored = StoredDestinations(
-        svc.box.seal({"url": body.webhook_url}) if body.webhook_url else None,
-        tuple(dict.fromkeys(body.digest_to or ())))
-    with svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-        save_destinations(conn, who.tenant_id, stored, svc.clock())
+    sealed = svc.box.seal({"url": body.webhook_url}) if body.webhook_url else None
+    digest_to = tuple(dict.fromkeys(body.digest_to or ()))
+    svc.tenants.save_alert_destinations(who.tenant_id, sealed, digest_to, svc.clock())
     log.info("alert_settings_changed", tenant=who.tenant_id, by=who.actor,
-             own_webhook=stored.sealed_webhook_url is not None,
-             recipients=len(stored.digest_to))
-    return _out(svc, stored)
+             own_webhook=sealed is not None, recipients=len(digest_to))
+    return _out(svc, sealed, digest_to)

@@ -9,11 +9,11 @@ from fastapi.responses import Response
 
 from stocksync.api.deps import IdemKey, Svc, Who, write
 from stocksync.api.schemas import ItemIn, ItemOut, LocationIn, LocationOut
+from stocksync.app.ports import UnitOfWork
+from stocksync.app.records import WriteContext
 from stocksync.core.catalog import Item, Location, LocationKind
 from stocksync.core.errors import UnknownSku
 from stocksync.core.events import Event, EventType
-from stocksync.storage.ledger import WriteContext
-from stocksync.storage.uow import SqlUnitOfWork
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 SkuPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9._\-/]{1,64}$")]
@@ -23,7 +23,7 @@ SkuPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9._\-/]{1,64}$")]
             responses={201: {"model": ItemOut}})
 def put_item(request: Request, sku: SkuPath, body: ItemIn, svc: Svc, who: Who,
              idempotency_key: IdemKey = None) -> Response:
-    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> tuple[Item, bool]:
+    def action(uow: UnitOfWork, ctx: WriteContext) -> tuple[Item, bool]:
         return uow.catalog.put_item(body.to_item(sku), ctx.now)
 
     def render(result: tuple[Item, bool]) -> tuple[int, Any]:
@@ -55,7 +55,7 @@ def get_item(sku: SkuPath, svc: Svc, who: Who) -> ItemOut:
 
 def _set_deleted(request: Request, sku: str, svc: Svc, who: Who, key: str | None,
                  deleted: bool) -> Response:
-    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> Item:
+    def action(uow: UnitOfWork, ctx: WriteContext) -> Item:
         if uow.catalog.item(sku) is None:
             raise UnknownSku(f"no item with SKU {sku}", sku=sku)
         if uow.catalog.set_deleted(sku, ctx.now if deleted else None, ctx.now):
@@ -91,7 +91,7 @@ def put_location(request: Request, code: Annotated[str, Path(pattern=r"^[A-Za-z0
                  idempotency_key: IdemKey = None) -> Response:
     location = Location(code, body.name, LocationKind(body.kind))
 
-    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> bool:
+    def action(uow: UnitOfWork, ctx: WriteContext) -> bool:
         return uow.catalog.put_location(location, ctx.now)
 
     def render(created: bool) -> tuple[int, Any]:

@@ -7,10 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from stocksync.app.ports import UnitOfWork
 from stocksync.core.channels import Channel
 from stocksync.storage.channels import rules_to_json
-from stocksync.storage.tenants import log_head
-from stocksync.storage.uow import SqlUnitOfWork
 
 
 class ChannelStatusOut(BaseModel):
@@ -67,7 +66,7 @@ class ChannelOut(BaseModel):
     status: ChannelStatusOut | None = None
 
 
-def channel_out(uow: SqlUnitOfWork, channel: Channel, now: datetime, *,
+def channel_out(uow: UnitOfWork, channel: Channel, now: datetime, *,
          with_status: bool, degraded_after: float = 60.0) -> ChannelOut:
     repo = uow.channels
     rules = rules_to_json(channel.rules)
@@ -77,7 +76,7 @@ def channel_out(uow: SqlUnitOfWork, channel: Channel, now: datetime, *,
         s = repo.status(channel.code, channel.cursor, now)
         status = ChannelStatusOut(
             state=s.state(now, degraded_after).value, cursor=s.cursor,
-            head=log_head(uow.conn, channel.tenant_id), lag_seconds=s.lag_seconds(now),
+            head=uow.log_head(), lag_seconds=s.lag_seconds(now),
             pending=s.pending, held=s.held, parked=s.parked,
             oldest_unpushed_at=s.oldest_unpushed_at, last_push_at=s.last_push_at,
             last_error=s.last_error, last_error_at=s.last_error_at, recovered=s.recovered,

@@ -19,7 +19,9 @@ from stocksync.api.routes.channel_views import ChannelOut, channel_out
 from stocksync.api.schemas import LocationCode, Strict
 from stocksync.app.channel_check import ChannelUnreachable, check_credentials
 from stocksync.app.connect import connect
+from stocksync.app.ports import Channels, UnitOfWork
 from stocksync.app.reconcile import reconcile
+from stocksync.app.records import WriteContext
 from stocksync.app.service import Stocksync
 from stocksync.channels import registry
 from stocksync.channels.base import DiscoversMapping
@@ -27,9 +29,7 @@ from stocksync.core.channel_rules import ChannelRules, ExternalChanges
 from stocksync.core.channels import CODE_PATTERN, Channel, ChannelKind
 from stocksync.core.errors import InvalidInput, NotFound
 from stocksync.core.revisions import RevisionBudget, used_today
-from stocksync.storage.channels import SqlChannels, rules_to_json
-from stocksync.storage.ledger import WriteContext
-from stocksync.storage.uow import SqlUnitOfWork
+from stocksync.storage.channels import rules_to_json
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
 Code = Annotated[str, Path(pattern=CODE_PATTERN)]
@@ -96,14 +96,14 @@ def _online(settings: dict[str, str]) -> list[str]:
     return [settings["online_location"]] if settings.get("online_location") else []
 
 
-def _check_locations(uow: SqlUnitOfWork, locations: list[str]) -> None:
+def _check_locations(uow: UnitOfWork, locations: list[str]) -> None:
     for code in locations:
         if uow.catalog.location(code) is None:
             raise InvalidInput(f"no location with code {code}", field="locations",
                                location=code)
 
 
-def _require(repo: SqlChannels, code: str) -> Channel:
+def _require(repo: Channels, code: str) -> Channel:
     channel = repo.get(code)
     if channel is None:
         raise NotFound(f"no channel {code}", channel=code)
@@ -148,7 +148,7 @@ def create_channel(request: Request, body: ChannelIn, svc: Svc, who: Who,
                                            body.credentials)) is not None:
         return unverified
 
-    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> ChannelOut:
+    def action(uow: UnitOfWork, ctx: WriteContext) -> ChannelOut:
         repo = uow.channels
         if repo.get(body.code) is not None:
             raise InvalidInput(f"channel {body.code} already exists", field="code")
@@ -196,7 +196,7 @@ def change_channel(request: Request, code: Code, body: ChannelPatch, svc: Svc, w
                                     credentials)) is not None:
             return unverified
 
-    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> ChannelOut:
+    def action(uow: UnitOfWork, ctx: WriteContext) -> ChannelOut:
         repo = uow.channels
         current = _require(repo, code)
         locations = body.locations or list(current.rules.locations)
@@ -242,7 +242,7 @@ def _patched(svc: Stocksync, who: Caller, code: str,
 @router.delete("/{code}", status_code=204)
 def delete_channel(request: Request, code: Code, svc: Svc, who: Who,
                    idempotency_key: IdemKey = None) -> Response:
-    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> None:
+    def action(uow: UnitOfWork, ctx: WriteContext) -> None:
         repo = uow.channels
         _require(repo, code)
         repo.remove(code)
@@ -258,7 +258,7 @@ def delete_channel(request: Request, code: Code, svc: Svc, who: Who,
 def resync_channel(request: Request, code: Code, svc: Svc, who: Who,
                    idempotency_key: IdemKey = None) -> Response:
     """Push every SKU again from scratch (e.g. after the channel's data was reset)."""
-    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> ChannelOut:
+    def action(uow: UnitOfWork, ctx: WriteContext) -> ChannelOut:
         repo = uow.channels
         channel = _require(repo, code)
         repo.resync(code)
@@ -297,7 +297,7 @@ def map_channel_sku(request: Request, code: Code, sku: Annotated[str, Path(
         pattern=r"^[A-Za-z0-9._\-/]{1,64}$")], body: SkuMappingIn, svc: Svc, who: Who,
         idempotency_key: IdemKey = None) -> Response:
     """Set the channel's own ids for a SKU (e.g. Shopify's inventory_item_id)."""
-    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> dict[str, Any]:
+    def action(uow: UnitOfWork, ctx: WriteContext) -> dict[str, Any]:
         repo = uow.channels
         _require(repo, code)
         repo.set_external_ids(code, {sku: dict(body.external_ids)})

@@ -12,10 +12,9 @@ from fastapi.responses import StreamingResponse
 
 from stocksync.api.deps import Svc, Who
 from stocksync.api.schemas import MAX_INT64, EventOut, EventPage, Moment
+from stocksync.app.records import LoggedEvent
 from stocksync.app.service import EVENTS, Stocksync
 from stocksync.core.errors import InvalidInput
-from stocksync.storage.events import LoggedEvent
-from stocksync.storage.tenants import log_head
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 After = Annotated[int, Query(ge=0, le=MAX_INT64)]
@@ -42,7 +41,7 @@ def _page(svc: Stocksync, tenant_id: str, after: int, limit: int, sku: str | Non
             raise InvalidInput(f"{name} needs a time zone, e.g. 2026-01-01T10:00:00Z",
                                field=name)
     with svc.uow(tenant_id, write=False) as uow:
-        head = log_head(uow.conn, tenant_id)
+        head = uow.log_head()
         events = uow.log.page(after, limit, sku=sku, types=types, source=source,
                               since=since, until=until)
     last = events[-1].sequence if events else None

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select, text
 
 from stocksync.api.deps import Svc
 from stocksync.app.event_file import json_schema
-from stocksync.storage.tables import channel_skus, channels
 
 router = APIRouter(prefix="/v1", tags=["health"])
 
@@ -16,14 +14,13 @@ router = APIRouter(prefix="/v1", tags=["health"])
 @router.get("/health")
 def health(svc: Svc) -> JSONResponse:
     try:
-        with svc.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        svc.admin.ping()
         database = "ok"
     except Exception as exc:  # health must report, not raise
         database = f"error: {type(exc).__name__}"
     ok = database == "ok"
     return JSONResponse({"status": "ok" if ok else "degraded", "database": database,
-                         "dialect": svc.engine.dialect.name}, status_code=200 if ok else 503)
+                         "dialect": svc.admin.kind}, status_code=200 if ok else 503)
 
 
 @router.get("/ready")
@@ -35,16 +32,7 @@ def ready(request: Request, svc: Svc) -> JSONResponse:
     problems: list[str] = []
     counts = {"total": 0, "enabled": 0, "failing": 0, "pending_skus": 0}
     try:
-        with svc.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-            row = conn.execute(select(
-                func.count(), func.count().filter(channels.c.enabled.is_(True)),
-                func.count().filter(channels.c.failing_since.isnot(None)))
-                .select_from(channels)).one()
-            pending = conn.execute(select(func.count()).where(
-                channel_skus.c.pending_since.isnot(None))).scalar()
-            counts = {"total": int(row[0]), "enabled": int(row[1]), "failing": int(row[2]),
-                      "pending_skus": int(pending or 0)}
+        counts = svc.admin.channel_counts()
     except Exception as exc:  # readiness must report, not raise
         problems.append(f"database: {type(exc).__name__}")
     workers = request.app.state.workers

@@ -12,10 +12,8 @@ from pydantic import BaseModel, Field
 
 from stocksync.api.deps import Svc, Who
 from stocksync.api.errors import json_error
-from stocksync.app.service import INBOX
-from stocksync.core.errors import NotFound
-from stocksync.storage import inbox
-from stocksync.storage.engine import WRITE
+from stocksync.app import inbox_admin
+from stocksync.app.records import Delivery
 
 router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
 log = structlog.get_logger()
@@ -42,7 +40,7 @@ class DismissIn(BaseModel):
     reason: str | None = Field(None, max_length=1000, description="why it is given up")
 
 
-def _out(d: inbox.Delivery) -> DeliveryOut:
+def _out(d: Delivery) -> DeliveryOut:
     return DeliveryOut(id=d.id, channel=d.channel, kind=d.kind, delivery_id=d.delivery_id,
                        topic=d.topic, status=d.status, attempts=d.attempts,
                        last_error=d.last_error, received_at=d.received_at,
@@ -56,21 +54,14 @@ def list_deliveries(svc: Svc, who: Who,
                     status: Literal["pending", "done", "failed", "dismissed"] | None = None,
                     after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[DeliveryOut]:
-    with svc.engine.connect() as conn:
-        return [_out(d) for d in inbox.listing(conn, who.tenant_id, status, after, limit)]
+    return [_out(d) for d in svc.inbox.listing(who.tenant_id, status, after, limit)]
 
 
 @router.post("/{delivery_id}/replay", response_model=DeliveryOut)
 def replay_delivery(delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1)], svc: Svc,
                     who: Who) -> DeliveryOut:
     """Queue a delivery again (after fixing what made it fail): it is applied once."""
-    with svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-        if not inbox.replay(conn, delivery_id, who.tenant_id):
-            raise NotFound(f"no delivery {delivery_id}", delivery_id=delivery_id)
-        found = inbox.get(conn, delivery_id, who.tenant_id)
-    svc.bus.ring(INBOX)
-    assert found is not None
-    return _out(found)
+    return _out(inbox_admin.replay_delivery(svc, delivery_id, who.tenant_id))
 
 
 @router.post("/{delivery_id}/dismiss", response_model=DeliveryOut,
@@ -81,17 +72,12 @@ def dismiss_delivery(delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1)], svc:
     """Give up on a dead-lettered delivery: it is kept as `dismissed` with who dismissed it,
     when and why, no longer counts as failed, and can still be replayed."""
     reason = body.reason if body else None
-    with svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-        found = inbox.get(conn, delivery_id, who.tenant_id)
-        if found is None:
-            raise NotFound(f"no delivery {delivery_id}", delivery_id=delivery_id)
-        if not inbox.dismiss(conn, delivery_id, svc.clock(), who.actor, reason, who.tenant_id):
-            return json_error(409, "delivery_not_failed",
-                              f"delivery {delivery_id} is {found.status}: only a failed "
-                              "(dead-lettered) delivery can be dismissed",
-                              {"delivery_id": delivery_id, "status": found.status})
-        found = inbox.get(conn, delivery_id, who.tenant_id)
-    assert found is not None
+    try:
+        found = inbox_admin.dismiss_delivery(svc, delivery_id, who.actor, reason,
+                                             who.tenant_id)
+    except inbox_admin.DeliveryNotFailed as exc:
+        return json_error(409, "delivery_not_failed", str(exc),
+                          {"delivery_id": delivery_id, "status": exc.delivery.status})
     log.info("delivery_dismissed", tenant=who.tenant_id, delivery=delivery_id, by=who.actor,
              reason=reason)
     return _out(found)

@@ -17,9 +17,9 @@ from pydantic import BaseModel, Field
 
 from stocksync.api.deps import KeyCache, Svc, Who
 from stocksync.api.errors import json_error
+from stocksync.app.tenants import KeyInfo, KeyRevoked, LastActiveKey, TenantRefused
 from stocksync.core.errors import NotFound
-from stocksync.storage import tenants as store
-from stocksync.storage.engine import WRITE
+from stocksync.storage.tenants import MAX_LABEL
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 log = structlog.get_logger()
@@ -40,10 +40,10 @@ class NewKeyOut(KeyOut):
 
 
 class KeyIn(BaseModel):
-    label: str | None = Field(None, max_length=store.MAX_LABEL)
+    label: str | None = Field(None, max_length=MAX_LABEL)
 
 
-def _out(key: store.KeyRow, who_actor: str) -> KeyOut:
+def _out(key: KeyInfo, who_actor: str) -> KeyOut:
     return KeyOut(prefix=key.prefix, label=key.label, created_at=key.created_at,
                   revoked_at=key.revoked_at, active=key.active,
                   current=who_actor == "key:" + key.prefix)
@@ -54,23 +54,20 @@ def _forget_cached_keys(request: Request) -> None:
     request.app.state.key_cache = KeyCache()
 
 
-def _not_found(exc: store.TenantError, prefix: str) -> NotFound:
+def _not_found(exc: TenantRefused, prefix: str) -> NotFound:
     return NotFound(str(exc), prefix=prefix)
 
 
 @router.get("", response_model=list[KeyOut])
 def list_keys(svc: Svc, who: Who) -> list[KeyOut]:
-    with svc.engine.connect() as conn:
-        return [_out(k, who.actor) for k in store.list_keys(conn, who.tenant_id)]
+    return [_out(k, who.actor) for k in svc.tenants.keys(who.tenant_id)]
 
 
 @router.post("", response_model=NewKeyOut, status_code=201)
 def create_key(svc: Svc, who: Who, body: Annotated[KeyIn | None, Body()] = None) -> NewKeyOut:
     """A new key for this tenant (the response is the only time it is shown)."""
     label = body.label if body else None
-    with svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-        api_key = store.add_key(conn, who.tenant_id, svc.clock(), label)
-        key = store.find_key(conn, who.tenant_id, api_key)
+    api_key, key = svc.tenants.create_key(who.tenant_id, svc.clock(), label)
     log.info("api_key_created", tenant=who.tenant_id, prefix=key.prefix, by=who.actor)
     return NewKeyOut(**_out(key, who.actor).model_dump(), api_key=api_key)
 
@@ -80,16 +77,14 @@ def create_key(svc: Svc, who: Who, body: Annotated[KeyIn | None, Body()] = None)
 def revoke_key(prefix: str, request: Request, svc: Svc, who: Who) -> KeyOut | JSONResponse:
     """Revoke a key: it gets 401 from its next request on. The tenant's last active key
     cannot be revoked here (create or rotate first; the CLI can revoke any key)."""
-    with svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-        try:
-            key = store.find_key(conn, who.tenant_id, prefix)
-        except store.TenantError as exc:
-            raise _not_found(exc, prefix) from exc
-        if key.active and store.active_key_count(conn, who.tenant_id) == 1:
-            return json_error(409, "last_active_key",
-                              f"{key.prefix} is the only active key of this tenant: create "
-                              "another one first, or rotate it", {"prefix": key.prefix})
-        key = store.revoke_key(conn, who.tenant_id, key.prefix, svc.clock())
+    try:
+        key, _ = svc.tenants.revoke_key(who.tenant_id, prefix, svc.clock(), keep_last=True)
+    except LastActiveKey as exc:
+        return json_error(409, "last_active_key",
+                          f"{exc.prefix} is the only active key of this tenant: create "
+                          "another one first, or rotate it", {"prefix": exc.prefix})
+    except TenantRefused as exc:
+        raise _not_found(exc, prefix) from exc
     _forget_cached_keys(request)
     log.info("api_key_revoked", tenant=who.tenant_id, prefix=key.prefix, by=who.actor)
     return _out(key, who.actor)
@@ -99,16 +94,13 @@ def revoke_key(prefix: str, request: Request, svc: Svc, who: Who) -> KeyOut | JS
              responses={409: {"description": "the key is already revoked"}})
 def rotate_key(prefix: str, request: Request, svc: Svc, who: Who) -> NewKeyOut | JSONResponse:
     """A new key with the same label, and this one revoked at once, in one step."""
-    with svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-        try:
-            old = store.find_key(conn, who.tenant_id, prefix)
-        except store.TenantError as exc:
-            raise _not_found(exc, prefix) from exc
-        if not old.active:
-            return json_error(409, "key_revoked", f"key {old.prefix} is already revoked",
-                              {"prefix": old.prefix})
-        api_key, old = store.rotate_key(conn, who.tenant_id, old.prefix, svc.clock())
-        new = store.find_key(conn, who.tenant_id, api_key)
+    try:
+        api_key, new, old = svc.tenants.rotate_key(who.tenant_id, prefix, svc.clock())
+    except KeyRevoked as exc:
+        return json_error(409, "key_revoked", f"key {exc.prefix} is already revoked",
+                          {"prefix": exc.prefix})
+    except TenantRefused as exc:
+        raise _not_found(exc, prefix) from exc
     _forget_cached_keys(request)
     log.info("api_key_rotated", tenant=who.tenant_id, revoked=old.prefix, prefix=new.prefix,
              by=who.actor)

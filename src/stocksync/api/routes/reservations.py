@@ -13,11 +13,10 @@ from stocksync.api.deps import IdemKey, Svc, Who, request_meta, respond, write
 from stocksync.api.errors import render_domain_error
 from stocksync.api.schemas import ReservationIn, ReservationOut
 from stocksync.app import handlers as h
+from stocksync.app.ports import UnitOfWork
+from stocksync.app.records import ReservationRecord, WriteContext
 from stocksync.core.errors import NotFound
 from stocksync.core.reservations import ReservationKind, ReservationStatus
-from stocksync.storage.ledger import WriteContext
-from stocksync.storage.reservations import ReservationRecord
-from stocksync.storage.uow import SqlUnitOfWork
 
 router = APIRouter(prefix="/v1/reservations", tags=["reservations"])
 ReservationId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -65,7 +64,7 @@ def get_reservation(reservation_id: ReservationId, svc: Svc, who: Who) -> Reserv
 
 def _resolve(request: Request, reservation_id: str, to: ReservationStatus, svc: Svc,
              who: Who, key: str | None) -> Response:
-    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> tuple[ReservationRecord, datetime]:
+    def action(uow: UnitOfWork, ctx: WriteContext) -> tuple[ReservationRecord, datetime]:
         record, _ = h.resolve_reservation(uow, ctx, reservation_id, to)
         return record, ctx.now
 

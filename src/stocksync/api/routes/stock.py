@@ -19,11 +19,10 @@ from stocksync.api.schemas import (
     StockOut,
 )
 from stocksync.app import handlers as h
+from stocksync.app.ports import UnitOfWork
+from stocksync.app.records import WriteContext
 from stocksync.core.errors import InvalidInput, UnknownSku
 from stocksync.core.ledger import Level
-from stocksync.storage.ledger import WriteContext
-from stocksync.storage.tenants import log_head
-from stocksync.storage.uow import SqlUnitOfWork
 
 router = APIRouter(prefix="/v1", tags=["stock"])
 MAX_SKUS_PER_READ = 200
@@ -41,7 +40,7 @@ def record_movement(request: Request, body: MovementIn, svc: Svc, who: Who,
         expected_version=body.expected_version,
     )
 
-    def action(uow: SqlUnitOfWork, ctx: WriteContext) -> h.MovementResult:
+    def action(uow: UnitOfWork, ctx: WriteContext) -> h.MovementResult:
         return h.record_movement(uow, ctx, movement)
 
     def render(result: h.MovementResult) -> tuple[int, Any]:
@@ -74,7 +73,7 @@ def _read(svc: Svc, who: Who, skus: list[str], as_of_sequence: int | None,
         raise InvalidInput("as_of needs a time zone, e.g. 2026-01-01T10:00:00Z", field="as_of")
     now = svc.clock()
     with svc.uow(who.tenant_id, write=False) as uow:
-        head = log_head(uow.conn, who.tenant_id)
+        head = uow.log_head()
         if as_of_sequence is not None and as_of_sequence > head:
             raise InvalidInput(f"as_of_sequence {as_of_sequence} is beyond the log head {head}",
                                field="as_of_sequence", head=head)
