@@ -26,6 +26,15 @@ def test_an_increase_waits_for_its_spacing() -> None:
     assert later.send
 
 
+def test_setting_again_what_the_listing_itself_did_is_not_spaced_but_stays_capped() -> None:
+    # A relisted cancellation our set may have landed over: 5 -> 9 was eBay's own doing.
+    d = decide(BUDGET, 9, 5, used=10, last_revision_at=NOW - timedelta(seconds=30), now=NOW,
+               repair=True)
+    assert d.send
+    capped = decide(BUDGET, 9, 5, used=250, last_revision_at=NOW, now=NOW, repair=True)
+    assert not capped.send
+
+
 def test_with_a_thin_budget_only_drops_to_low_stock_skip_the_queue() -> None:
     just_now = NOW - timedelta(seconds=10)
     assert not decide(BUDGET, 90, 100, used=210, last_revision_at=just_now, now=NOW).send

@@ -196,7 +196,8 @@ class Pusher:
             shown = t.last_set if t.channel_moves else t.pushed
             decision = decide_revision(
                 self.revisions, t.wanted or 0, shown,
-                used_today(t.revisions, t.revisions_day, now), t.last_revision_at, now)
+                used_today(t.revisions, t.revisions_day, now), t.last_revision_at, now,
+                repair=bool(t.channel_moves) and t.wanted == t.pushed)
             if decision.send:
                 go.append(t)
             elif decision.not_before is not None:

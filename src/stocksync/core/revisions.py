@@ -42,12 +42,17 @@ def next_day(now: datetime) -> datetime:
 
 
 def decide(budget: RevisionBudget, wanted: int, shown: int | None, used: int,
-           last_revision_at: datetime | None, now: datetime) -> Decision:
+           last_revision_at: datetime | None, now: datetime, *,
+           repair: bool = False) -> Decision:
     """Whether to send `wanted` to a listing that shows `shown`, having used `used`
-    revisions today."""
+    revisions today. `repair`: `wanted` is what the listing shows after its own orders
+    (a sale, a relisted cancellation), set again only because our last set may have landed
+    over them; it is no increase of ours, so it is not spaced out."""
     left = budget.cap - used
     if left <= 0:
         return Decision(False, next_day(now), "daily revision cap reached")
+    if repair:
+        return Decision(True, reason="the listing's own orders, set again at once")
     if shown is None or (wanted <= budget.low_stock and wanted < shown):
         return Decision(True, reason="first value, or a drop to low stock: at once")
     spaced = last_revision_at is not None and now - last_revision_at < budget.increase_spacing
