@@ -47,17 +47,19 @@ NOTICE_TOPICS = frozenset({"inventory_levels/update", "product.updated",
                            "inventory.count.updated"})
 
 
-_REPORTED: OrderedDict[int, frozenset[str] | None] = OrderedDict()  # by delivery id
+# By the delivery's identity in its inbox (a row id alone is not unique across databases).
+_REPORTED: OrderedDict[tuple[str, str, str, int], frozenset[str] | None] = OrderedDict()
 
 
 def _reported(d: Delivery) -> frozenset[str] | None:
     """The items a notice-only delivery reports on; None for anything else."""
     if d.topic not in NOTICE_TOPICS:
         return None
-    if d.id in _REPORTED:
-        return _REPORTED[d.id]
+    key = (d.tenant_id, d.channel, d.delivery_id, d.id)
+    if key in _REPORTED:
+        return _REPORTED[key]
     found = _read_reported(d)
-    _REPORTED[d.id] = found
+    _REPORTED[key] = found
     while len(_REPORTED) > 10_000:
         _REPORTED.popitem(last=False)
     return found
