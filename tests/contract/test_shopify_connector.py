@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -138,8 +139,12 @@ def test_a_crossed_compare_and_set_reports_the_change_and_leaves_the_sale(
         return await c.set_quantities([QuantitySet("MUG", 9, known=10),
                                        QuantitySet("CUP", 6, known=5)])
 
+    before = datetime.now(UTC)
     report = shop.connect(push_over_a_sale)
     assert report.changed == {"MUG": 7}  # what Shopify shows now; nothing overwritten
+    # Stamped when it was read (after the push was sent), so an order placed between
+    # the push and the read is known to be in the value and is not counted twice.
+    assert report.changed_read_at is not None and report.changed_read_at > before
     assert report.acknowledged == {"CUP": 6}  # the rest of the batch still went through
     assert shop.available("MUG") == 7 and shop.available("CUP") == 6
     mutations = shop.requests("inventorySetQuantities")

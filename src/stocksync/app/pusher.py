@@ -112,7 +112,7 @@ class Pusher:
         for sku, value in report.changed.items():
             last = self.crossed.get(sku)
             rounds = last[2] + 1 if last is not None and last[0] == value else 1
-            self.crossed[sku] = (value, sent_at, rounds)
+            self.crossed[sku] = (value, report.changed_read_at or sent_at, rounds)
         later = {sku: acked_at + grace for sku in report.changed} | {
             sku: acked_at + timedelta(seconds=max(wait, 0.1))
             for sku, wait in report.pending.items()}

@@ -30,7 +30,7 @@ class QuantitySet:
     as_of: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # filled in by the connector as its calls answer
 class PushReport:
     acknowledged: dict[str, int] = field(default_factory=dict)  # sku -> value now there
     rejected: dict[str, str] = field(default_factory=dict)  # sku -> reason (not retried)
@@ -38,6 +38,9 @@ class PushReport:
     # whose order may not be counted yet). The connector did NOT overwrite it; this is the
     # value the channel shows now. The pusher lets the channel's orders arrive first.
     changed: dict[str, int] = field(default_factory=dict)
+    # When `changed` was read (just before the read was sent): every sale the channel
+    # made before it is in those values. None: no later than the push was sent.
+    changed_read_at: datetime | None = None
     # Accepted but not yet applied by the platform (Amazon's ACCEPTED): sku -> seconds to
     # wait before the connector is asked about it again. Not acknowledged, not parked.
     pending: dict[str, float] = field(default_factory=dict)

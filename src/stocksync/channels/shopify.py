@@ -236,6 +236,7 @@ class ShopifyConnector(PlatformFacts):
         likely a sale whose orders/create stocksync has not counted yet. Setting stocksync's
         value over it would erase that sale, so report what Shopify shows now and let the
         pusher wait for the order that explains it."""
+        report.changed_read_at = datetime.now(UTC)  # sales before it are in what is read
         current = await self._read_available([e.item_id for e in entries])
         for entry in entries:
             value = current.get(entry.item_id)
