@@ -1,4 +1,4 @@
-"""store authorisation flows, channel preview, content sync and location mapping
+"""store authorisation flows, connection tests and channel preview
 
 Revision ID: 0013
 Revises: 0012
