@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stocksync.channels.amazon_orders import (
+    AmazonOrders,
     OrderHead,
     order_head,
     order_line,
@@ -48,7 +50,47 @@ def test_amazons_sample_order_change_becomes_an_order_notice_keyed_by_notificati
     delivery = PARSER.parse({}, _raw("order_change_notification.json"), SETTINGS)
     assert delivery.delivery_id == "d0e9e693-c3ad-4373-979f-ed4ec98dd746"
     assert delivery.topic == "ORDER_CHANGE"
-    assert delivery.messages == [OrderNotice("903-8868176-2219830")]
+    [notice] = delivery.messages
+    assert isinstance(notice, OrderNotice) and notice.order_id == "903-8868176-2219830"
+    assert notice.summary == {
+        "level": "OrderLevel", "status": "Unshipped", "fulfillment": "MFN",
+        "purchased_at": "2022-07-13T19:42:04.284Z", "updated_at": "2022-11-29T19:42:04.284Z",
+        "items": [{"item_id": "OIID34853450", "sku": "SellerSKUID1", "quantity": 10,
+                   "buyer_requested_cancel": True}]}
+
+
+def _summary_messages(summary: dict[str, Any], since: datetime | None = None) -> Any:
+    orders = AmazonOrders(None, "ATVPDKIKX0DER", since=since)  # type: ignore[arg-type]
+    return orders.from_summary("903-8868176-2219830", summary)
+
+
+def test_an_order_level_summary_of_a_taken_order_counts_its_items_with_the_poll_keys() -> None:
+    [notice] = PARSER.parse({}, _raw("order_change_notification.json"), SETTINGS).messages
+    assert isinstance(notice, OrderNotice) and notice.summary is not None
+    [sale] = _summary_messages(notice.summary)
+    assert sale == ChannelSale(sku="SellerSKUID1", quantity=10,
+                               key="amazon:903-8868176-2219830:OIID34853450",
+                               occurred_at=datetime(2022, 7, 13, 19, 42, 4, 284000, UTC),
+                               reference="903-8868176-2219830")
+    # Placed before the channel was connected: already out of the counted stock.
+    [ignored] = _summary_messages(notice.summary, since=datetime(2023, 1, 1, tzinfo=UTC))
+    assert isinstance(ignored, Ignored)
+
+
+@pytest.mark.parametrize("change", [{"level": "OrderItemLevel"}, {"status": "Canceled"},
+                                    {"items": []}])
+def test_a_summary_that_is_not_enough_leaves_the_order_to_be_read(
+        change: dict[str, Any]) -> None:
+    [notice] = PARSER.parse({}, _raw("order_change_notification.json"), SETTINGS).messages
+    assert isinstance(notice, OrderNotice) and notice.summary is not None
+    assert _summary_messages(notice.summary | change) is None
+
+
+def test_a_summary_with_an_incomplete_item_is_dropped() -> None:
+    sample = _fixture("order_change_notification.json")
+    del sample["Payload"]["OrderChangeNotification"]["Summary"]["OrderItems"][0]["SellerSKU"]
+    [notice] = PARSER.parse({}, json.dumps(sample).encode(), SETTINGS).messages
+    assert isinstance(notice, OrderNotice) and notice.summary is None
 
 
 def test_the_forwarding_signature_is_an_hmac_of_the_raw_body() -> None:
@@ -76,7 +118,8 @@ def test_an_eventbridge_event_is_unwrapped_and_other_types_are_ignored() -> None
     sample = _fixture("order_change_notification.json")
     event = {"version": "0", "id": "e1", "detail-type": "ORDER_CHANGE", "detail": sample}
     delivery = PARSER.parse({}, json.dumps(event).encode(), SETTINGS)
-    assert delivery.messages == [OrderNotice("903-8868176-2219830")]
+    assert delivery.messages == PARSER.parse({}, json.dumps(sample).encode(), SETTINGS).messages
+    assert [type(m) for m in delivery.messages] == [OrderNotice]
     sample["NotificationType"] = "ANY_OFFER_CHANGED"
     delivery = PARSER.parse({}, json.dumps(sample).encode(), SETTINGS)
     assert delivery.topic == "ANY_OFFER_CHANGED"

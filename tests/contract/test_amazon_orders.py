@@ -197,7 +197,8 @@ def test_order_change_is_forwarded_signed_parsed_and_fetched_with_the_poll_keys(
     delivery = parser.parse(headers, body, {"seller_id": seller.config.seller_id,
                                             "marketplace_id": seller.config.marketplace_id})
     assert delivery.topic == "ORDER_CHANGE"
-    assert delivery.messages == [OrderNotice(order["AmazonOrderId"])]
+    [notice] = delivery.messages
+    assert isinstance(notice, OrderNotice) and notice.order_id == order["AmazonOrderId"]
     for _ in range(100):  # the forwarder notes the answer once it has read it
         forwards = seller.admin.get("/_sim/order-change-forwards").json()
         if forwards[0]["status"] is not None:
@@ -215,6 +216,16 @@ def test_order_change_is_forwarded_signed_parsed_and_fetched_with_the_poll_keys(
     assert [s.key for s in sales] == _keys(polled) and len(sales) == 1
     assert isinstance(fetched[-1], Ignored)  # an order Amazon does not know
     assert seller.violations()["count"] == 0
+
+    # The notification's own summary counts the same sale without a read.
+    async def from_summary(c: AmazonConnector) -> list[Any] | None:
+        assert notice.summary is not None
+        return c.orders_from_summary(notice.order_id, notice.summary)
+
+    reads = len(seller.requests("getOrder"))
+    counted = seller.connect(from_summary)
+    assert counted == sales
+    assert len(seller.requests("getOrder")) == reads
 
 
 def test_order_reads_answer_the_fields_the_connector_relies_on(seller: Seller) -> None:

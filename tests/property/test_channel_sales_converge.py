@@ -1,7 +1,9 @@
 """Any interleaving of sales at a channel, sales in stocksync, receipts, pushes, late order
 deliveries and level notices ends with the channel at exactly the rule-computed value and
 the ledger equal to receipts minus every sale. (A notice that reports a sale before its
-order arrives is accepted and netted when the order comes: counted once.)
+order arrives is accepted and netted when the order comes: counted once.) On the way, no
+push ever raises the channel above the units that truly exist: that would give a sold
+unit back to be sold again.
 
 Driven step by step (no background workers) against the Shopify simulator over HTTP, so
 hypothesis chooses the order in which an order webhook, a push and a notice cross.
@@ -126,6 +128,35 @@ def test_the_last_unit_taken_first_from_its_level_notice_is_sold_not_refused(
     assert not conflicts
 
 
+def test_a_counted_sale_is_not_set_back_by_a_push_before_the_projector_runs(
+        world: World) -> None:
+    """The channel's order is counted (its expected value moves) and the pusher runs before
+    the projector has computed the new wanted value: setting the old one would succeed
+    (the compare-and-set holds) and give the sold unit back."""
+    run = _story(world, [("channel_sale", 1), ("deliver", 0), ("push", 0), ("push", 0)])
+    assert run.channel_sold == 1
+
+
+def test_a_level_accepted_from_a_notice_is_not_set_back_by_a_push_before_the_projector(
+        world: World) -> None:
+    """The same with the channel's level notice ahead of its order: the level is accepted
+    (an adjustment), and the pusher must not set the old wanted value over it."""
+    run = _story(world, [("channel_sale", 2), ("notice", 0), ("push", 0), ("deliver", 0),
+                         ("push", 0)])
+    assert run.channel_sold == 2
+
+
+def test_a_channel_sale_that_lands_on_the_value_being_set_is_still_counted_once(
+        world: World) -> None:
+    """The channel sells one (60 -> 59) while stocksync, after its own sale, sets 59 over
+    the 60 it expects: the compare-and-set is lost and the channel shows 59, the value
+    being set. That is the channel's sale, not our set: settled as such (three lost rounds
+    later, no order yet), and the order arriving afterwards is netted against it."""
+    run = _story(world, [("channel_sale", 1), ("api_sale", 1), ("project", 0),
+                         ("push", 0), ("push", 0), ("push", 0), ("push", 0), ("deliver", 0)])
+    assert run.channel_sold == 1 and run.api_sold == 1
+
+
 def _story(world: World, steps: list[tuple[str, int]]) -> Run:
     run = Run(sku=f"P-{next(_skus)}")
     api = world.api
@@ -170,7 +201,7 @@ async def _play(world: World, run: Run, steps: list[tuple[str, int]]) -> None:
         await _step(world, run, channel, pusher, ingestor, client, "notice", 0)
         for _ in range(8):
             await anyio.to_thread.run_sync(_project, world, channel)
-            pushed = await _push(pusher)
+            pushed = await _push(pusher, world, run)
             if not pushed.sent and not await anyio.to_thread.run_sync(_due, world):
                 break
 
@@ -200,7 +231,7 @@ async def _step(world: World, run: Run, channel: Channel, pusher: Pusher,
         await client.put(f"{world.sim}/_sim/inventory/{sku}", json={"available": after})
         run.edits += after - before
     elif name == "push":
-        await _push(pusher)
+        await _push(pusher, world, run)
     elif name == "project":
         await anyio.to_thread.run_sync(_project, world, channel)
     elif name == "deliver" and run.orders:
@@ -214,13 +245,28 @@ async def _step(world: World, run: Run, channel: Channel, pusher: Pusher,
                              Source(f"notice-{datetime.now(UTC).timestamp()}"))
 
 
-async def _push(pusher: Pusher) -> Pushed:
+async def _push(pusher: Pusher, world: World | None = None, run: Run | None = None) -> Pushed:
+    """One push round. A push may raise what the channel shows only up to the units that
+    exist (receipts and edits minus every sale, also those whose order is not in yet)."""
+    before = await _shown_async(world, run.sku) if world and run else None
     for _ in range(20):
         try:
-            return await pusher.push_once()
+            pushed = await pusher.push_once()
+            break
         except RateLimited as exc:  # the simulator's cost bucket: wait as Shopify asks
             await anyio.sleep(exc.retry_after)
-    raise AssertionError("still throttled")
+    else:
+        raise AssertionError("still throttled")
+    if world is not None and run is not None and before is not None:
+        after = await _shown_async(world, run.sku)
+        exist = run.receipts + run.edits - run.api_sold - run.channel_sold
+        assert after <= before or after <= exist, (
+            f"a push raised {run.sku} from {before} to {after} with {exist} units left")
+    return pushed
+
+
+async def _shown_async(world: World, sku: str) -> int:
+    return await anyio.to_thread.run_sync(_shown, world, sku)
 
 
 def _tenant_id(world: World) -> str:

@@ -109,13 +109,20 @@ def location_for(svc: Stocksync, channel: Channel, sku: str, wanted: str | None)
 
 def count_channel_move(uow: UnitOfWork, ctx: WriteContext, channel: Channel, sku: str,
                        location: str, delta: int, at: datetime | None, *,
-                       give_back: bool = True) -> int:
+                       give_back: bool = True, moves_available: bool = True) -> int:
     """In the transaction that records the channel's own sale (delta < 0) or restock: the
     channel already shows it. Part of it may have been accepted before from the channel's
     level notice: that part is given back here so the change counts once (call this
     before recording the sale, so a sale whose units the notice already took is never
     refused for lack of them). `give_back=False` for a sale the ledger refused: the
-    accepted part then stays the record of those units leaving. Returns that part."""
+    accepted part then stays the record of those units leaving. Returns that part.
+
+    The value the channel should show moves too, by what the transaction does to the
+    ledger's available units here (`moves_available`: False when it does not, e.g. a
+    committed reservation whose hold already took them). Without that, the pusher would
+    find the expected value moved and the wanted one not yet (the projector computes it
+    only once the sale's event is in the log) and set the old wanted value over the sale:
+    a compare-and-set that succeeds, giving the sold unit back to be sold again."""
     repo = uow.channels
     target = repo.targets(channel.code, [sku]).get(sku)
     if target is None:
@@ -129,8 +136,9 @@ def count_channel_move(uow: UnitOfWork, ctx: WriteContext, channel: Channel, sku
         h.record_movement(uow, ctx, h.Movement(
             "adjust", sku, location, -absorbed,
             reason=f"already counted from {channel.code}'s level notice"))
-    repo.channel_moved(channel.code, sku, delta, absorbed, at, ctx.now,
-                       included=included)
+    ledger_moved = delta - absorbed if give_back and moves_available else 0
+    repo.channel_moved(channel.code, sku, delta, absorbed, at, ctx.now, included=included,
+                       wanted_delta=ledger_moved if location in channel.rules.locations else 0)
     return absorbed
 
 
@@ -155,15 +163,19 @@ def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,
     """The channel shows `value` for `sku` (a notice, a fetch, a lost compare-and-set),
     after the grace that lets its orders count first. Returns what was done.
 
-    `take_ours`: the value is one the pusher read itself and has waited on long enough:
-    when it is one of ours but not the expected one, it becomes the expected one.
+    `take_ours`: the value is one the pusher read itself after its compare-and-set was
+    lost, and has waited on long enough: when a set of ours that landed explains it but
+    it is not the expected one, it becomes the expected one. The wanted and in-flight
+    values do not explain it: the set of them is the one that was lost, so a channel
+    showing one of them got there by its own sale (and is settled as such).
     `read_at`: when `value` was read from the channel (the channel's sales before it are
     in it), if not at `observed_at`. `ours_before`: our values when it was read (a push of
     ours may have landed and been acknowledged since)."""
     code = channel.code
     with svc.uow(channel.tenant_id, write=False) as uow:
         target = uow.channels.targets(code, [sku]).get(sku)
-    ours = set(ours_before) | (target.ours() if target else set())
+    mine = (target.set_by_us() if take_ours else target.ours()) if target else frozenset()
+    ours = set(ours_before) | mine
     if value in ours:
         log.debug("echo_ignored", channel=code, sku=sku, value=value)
         if take_ours and target is not None and value != target.pushed:
@@ -179,9 +191,11 @@ def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,
     movement = h.Movement("adjust", sku, location, delta,
                           reason=f"changed in {code} ({expected} -> {value})")
 
+    under = delta if location in channel.rules.locations else 0
+
     def accept(uow: UnitOfWork, ctx: WriteContext) -> h.MovementResult | None:
-        if not uow.channels.accept_level(
-                code, sku, value, expected, observed_at, read_at):
+        if not uow.channels.accept_level(code, sku, value, expected, observed_at, read_at,
+                                         wanted_delta=under):
             return None  # settled meanwhile (another notice, a crossed push): not twice
         return h.record_movement(uow, ctx, movement)
 

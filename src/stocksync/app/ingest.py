@@ -28,7 +28,12 @@ from stocksync.app.channel_changes import (
 from stocksync.app.ports import UnitOfWork
 from stocksync.app.records import Delivery, WriteContext
 from stocksync.app.service import Stocksync
-from stocksync.channels.base import ChannelConnector, FetchesOrders, Rejected
+from stocksync.channels.base import (
+    ChannelConnector,
+    FetchesOrders,
+    ReadsOrderSummaries,
+    Rejected,
+)
 from stocksync.channels.registry import connector_class
 from stocksync.core.channels import Channel
 from stocksync.core.events import Event, EventType
@@ -118,6 +123,10 @@ class Ingestor:
 
     async def _fetch_order(self, channel: Channel, notice: OrderNotice) -> list[InboundMessage]:
         connector = await self.connector_for(channel) if self.connector_for else None
+        if notice.summary is not None and isinstance(connector, ReadsOrderSummaries):
+            counted = connector.orders_from_summary(notice.order_id, notice.summary)
+            if counted is not None:
+                return counted
         if not isinstance(connector, FetchesOrders):
             raise DeadLetter(f"order {notice.order_id}: stocksync cannot read orders from a "
                              f"{channel.kind.value} channel")
@@ -138,7 +147,7 @@ class Ingestor:
                 for a in applied:
                     if a.event.sku == m.sku and a.event.location:
                         count_channel_move(uow, ctx, channel, m.sku, a.event.location,
-                                           -m.quantity, m.occurred_at)
+                                           -m.quantity, m.occurred_at, moves_available=False)
                 return result
 
             run_once(self.svc, channel, source, m.key, commit)

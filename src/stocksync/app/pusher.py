@@ -83,7 +83,8 @@ class Pusher:
             return Pushed(0, 0, 0)
         if self.track_sending:
             await self._db(lambda repo: repo.mark_sending(
-                self.channel.code, {t.sku: t.wanted or 0 for t in due}))
+                self.channel.code, {t.sku: t.wanted or 0 for t in due},
+                {t.sku: t.sent_unconfirmed(t.wanted or 0) for t in due}))
         await self._ensure_mapping(due)
         changes = [QuantitySet(t.sku, t.wanted or 0, known=t.pushed, as_of=t.channel_changed_at)
                    for t in due]

@@ -73,6 +73,9 @@ class Wanted:
     correlation_id: str | None = None
 
 
+UNCONFIRMED_KEPT = 8  # failed pushes in a row whose values stay ours
+
+
 @dataclass(frozen=True, slots=True)
 class SkuTarget:
     sku: str
@@ -81,6 +84,7 @@ class SkuTarget:
     pending_since: datetime | None
     external_ids: dict[str, str]
     sending: int | None = None
+    unconfirmed: tuple[int, ...] = ()  # sent by failed pushes since the last ack
     observed_at: datetime | None = None
     correlation_id: str | None = None
     revisions: int = 0
@@ -97,12 +101,29 @@ class SkuTarget:
         return None if self.pushed is None else self.pushed - self.channel_moves
 
     def ours(self) -> frozenset[int]:
-        """The values the channel can show because of stocksync's own sets: the expected,
-        wanted and in-flight ones, and every value between our last set and the expected
-        one. The channel's own sales counted since that set may each have come before it
-        landed (erased, until the set is made again) or after it, so any mix can show."""
-        values = {v for v in (self.pushed, self.wanted, self.sending) if v is not None}
-        if self.pushed is not None and self.channel_moves:
+        """The values the channel can show because of stocksync's own sets: the wanted and
+        in-flight ones and those of failed pushes since the last acknowledgement (a set that
+        may have landed by now), and `set_by_us()`."""
+        in_flight = {v for v in (self.wanted, self.sending) if v is not None}
+        return self.set_by_us() | in_flight | set(self.unconfirmed)
+
+    def sent_unconfirmed(self, value: int) -> tuple[int, ...]:
+        """`unconfirmed` once `value` is marked as sending: the value sent before is kept
+        when no acknowledgement cleared it (its push failed, perhaps after it landed)."""
+        kept = [v for v in self.unconfirmed if v != value]
+        if self.sending is not None and self.sending != value and self.sending not in kept:
+            kept.append(self.sending)
+        return tuple(kept[-UNCONFIRMED_KEPT:])
+
+    def set_by_us(self) -> frozenset[int]:
+        """The values the channel can show because of sets of ours that landed: the
+        expected one, and every value between our last set and the expected one. The
+        channel's own sales counted since that set may each have come before it landed
+        (erased, until the set is made again) or after it, so any mix can show."""
+        if self.pushed is None:
+            return frozenset()
+        values = {self.pushed}
+        if self.channel_moves:
             low, high = sorted((self.pushed, self.pushed - self.channel_moves))
             values.update(range(low, high + 1))
         return frozenset(values)

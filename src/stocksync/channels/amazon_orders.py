@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +39,7 @@ MERCHANT_FULFILLED = "MFN"
 TAKEN = frozenset({"Pending", "PendingAvailability", "Unshipped", "PartiallyShipped",
                    "Shipped", "InvoiceUnconfirmed"})
 CANCELED = "Canceled"
+ORDER_LEVEL = "OrderLevel"  # ORDER_CHANGE NotificationLevel: the payload lists every item
 # getOrders shows most changes two minutes after they happen: each window re-reads the last
 # two minutes of the one before, so a late-indexed order is read on the next poll.
 VISIBILITY_LAG = timedelta(minutes=2)
@@ -200,6 +201,24 @@ class AmazonOrders:
             head = order_head(_payload(answer))
             messages += order_messages(head, await self.items(head), self.since)
         return messages
+
+    def from_summary(self, order_id: str, summary: Mapping[str, Any]
+                     ) -> list[InboundMessage] | None:
+        """An ORDER_CHANGE's summary (ingest/amazon.py `order_summary`) counted without a
+        read, when it is enough: an order-level notification (it lists every item) of an
+        order whose quantity Amazon took. Cancellations are read (their restock depends on
+        the items' details), as are item-level notifications (one item only)."""
+        if summary.get("level") != ORDER_LEVEL or summary.get("status") not in TAKEN:
+            return None
+        head = OrderHead(order_id=order_id, status=str(summary["status"]),
+                         channel=str(summary.get("fulfillment") or MERCHANT_FULFILLED),
+                         purchased_at=_text(summary.get("purchased_at")),
+                         updated_at=_text(summary.get("updated_at")))
+        lines = [OrderLine(item_id=str(item["item_id"]), sku=str(item["sku"]),
+                           quantity=int(item["quantity"]),
+                           buyer_requested_cancel=bool(item.get("buyer_requested_cancel")))
+                 for item in summary.get("items") or []]
+        return order_messages(head, lines, self.since) if lines else None
 
     async def items(self, head: OrderHead) -> list[OrderLine]:
         cached = self._items.get((head.order_id, head.updated_at))

@@ -7,10 +7,10 @@ Each connector module maps its platform's HTTP failures, in one place, to these 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from stocksync.core.inbound import InboundMessage
 
@@ -121,6 +121,15 @@ class FetchesOrders(Protocol):
     (Square's order.created, eBay's notifications): `OrderNotice` messages."""
 
     async def fetch_orders(self, order_ids: Sequence[str]) -> list[InboundMessage]: ...
+
+
+@runtime_checkable
+class ReadsOrderSummaries(Protocol):
+    """A connector that can count an order from the summary its notification carried
+    (`OrderNotice.summary`), saving the read: None when the summary is not enough."""
+
+    def orders_from_summary(self, order_id: str, summary: Mapping[str, Any]
+                            ) -> list[InboundMessage] | None: ...
 
 
 @runtime_checkable

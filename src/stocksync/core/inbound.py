@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 class MalformedWebhook(ValueError):
@@ -67,10 +68,15 @@ class LevelReport:
 class OrderNotice:
     """The channel says an order was created or changed but does not carry its lines
     (Square's order.created/updated, eBay's order notifications): the ingestor reads the
-    order from the channel (FetchesOrders) and applies what it finds."""
+    order from the channel (FetchesOrders) and applies what it finds.
+
+    `summary`: what the notice itself tells of the order, when that may be enough to
+    count it without a read (Amazon's ORDER_CHANGE); the connector decides
+    (ReadsOrderSummaries), and the order is read when it cannot."""
 
     order_id: str
     channel_location: str | None = None
+    summary: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,13 @@ deployment runs a small forwarder (e.g. a Lambda on the queue) that owns this co
   dedupe id is the notification's `NotificationMetadata.NotificationId`.
 
 An ORDER_CHANGE names the order and carries a summary of its items
-(schemas/notifications/OrderChangeNotification.json), but an OrderItemLevel notification
-carries one item only, and whether a cancellation gave the quantity back depends on item
-details the Orders API reports. So a merchant-fulfilled ORDER_CHANGE becomes an
-OrderNotice: the ingestor reads the order (getOrder + getOrderItems) and applies the same
-keys the poll does (channels/amazon_orders.py). FBA (AFN) orders are Ignored.
+(schemas/notifications/OrderChangeNotification.json). A merchant-fulfilled ORDER_CHANGE
+becomes an OrderNotice with that summary: an order-level notification (every item listed)
+of an order Amazon took the quantity of is counted from it at once; otherwise (an
+OrderItemLevel notification carries one item only, and whether a cancellation gave the
+quantity back depends on item details the Orders API reports) the ingestor reads the order
+(getOrder + getOrderItems). Either way with the keys the poll uses
+(channels/amazon_orders.py). FBA (AFN) orders are Ignored.
 """
 
 from __future__ import annotations
@@ -98,7 +100,29 @@ def order_change(notification: Json, settings: Mapping[str, str]) -> list[Inboun
     if fulfillment != "MFN":
         # FBA stock is Amazon's to manage, not in the merchant's ledger.
         return [Ignored(f"order {order_id} is fulfilled by Amazon ({fulfillment})")]
-    return [OrderNotice(order_id=order_id)]
+    return [OrderNotice(order_id=order_id, summary=order_summary(change, summary))]
+
+
+def order_summary(change: Json, summary: Json) -> Json | None:
+    """What the notification tells of the order, for the connector to count it without a
+    read (channels/amazon_orders.py `from_summary`): None when an item is incomplete."""
+    items = []
+    for item in summary.get("OrderItems") or []:
+        if not isinstance(item, dict):
+            return None
+        item_id, sku, quantity = item.get("OrderItemId"), item.get("SellerSKU"), \
+            item.get("Quantity")
+        if not (isinstance(item_id, str) and item_id and isinstance(sku, str) and sku
+                and isinstance(quantity, int) and not isinstance(quantity, bool)):
+            return None
+        items.append({"item_id": item_id, "sku": sku, "quantity": quantity,
+                      "buyer_requested_cancel": item.get("IsBuyerRequestedCancel") is True})
+    trigger = change.get("OrderChangeTrigger")
+    changed_at = trigger.get("TimeOfOrderChange") if isinstance(trigger, dict) else None
+    return {"level": change.get("NotificationLevel"), "status": summary.get("OrderStatus"),
+            "fulfillment": summary.get("FulfillmentType"),
+            "purchased_at": summary.get("PurchaseDate"), "updated_at": changed_at,
+            "items": items}
 
 
 def _notification(body: Json) -> Json:

@@ -45,6 +45,7 @@ def sku_target(r: Any) -> SkuTarget:
                      pushed=None if r.pushed is None else int(r.pushed),
                      pending_since=r.pending_since, external_ids=dict(r.external_ids or {}),
                      sending=None if r.sending is None else int(r.sending),
+                     unconfirmed=tuple(int(v) for v in r.unconfirmed or ()),
                      observed_at=r.observed_at, correlation_id=r.correlation_id,
                      revisions=int(r.revisions or 0), revisions_day=r.revisions_day,
                      last_revision_at=r.last_revision_at,

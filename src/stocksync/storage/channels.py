@@ -205,22 +205,26 @@ class SqlChannels:
             update(channel_skus).where(
                 self._sku_where(code), channel_skus.c.sku == bindparam("k_sku"))
             .values(pushed=now_there, channel_moves=moves_after, pushed_at=now, sending=None,
-                    attempts=0, next_attempt_at=None,
+                    unconfirmed=None, attempts=0, next_attempt_at=None,
                     pending_since=case((synced, None), else_=channel_skus.c.pending_since)),
             [{"k_sku": sku, "value": value, "m_read": moves_read.get(sku, 0)}
              for sku, value in values.items()])
         return {sku for sku, value in values.items() if wanted.get(sku) == value}
 
     def channel_moved(self, code: str, sku: str, delta: int, absorbed: int,
-                      at: datetime | None, now: datetime, *, included: bool = False) -> None:
+                      at: datetime | None, now: datetime, *, included: bool = False,
+                      wanted_delta: int = 0) -> None:
         """The channel sold (delta < 0) or restocked (delta > 0) `sku` itself and stocksync
         counted it: the channel already shows that change, so expect it there. `absorbed`
         units of it had been accepted earlier from the channel's level notice (already in
-        `pushed`), so only the rest moves the expected value."""
+        `pushed`), so only the rest moves the expected value. `wanted_delta`: how far the
+        same transaction moved the ledger under this channel; `wanted` moves with it until
+        the projector computes it again (see SkuTarget.wanted)."""
         moved = 0 if included else delta - absorbed
         values: dict[str, Any] = {
             "pushed": case((channel_skus.c.pushed.is_(None), None),
                            else_=channel_skus.c.pushed + moved),
+            "wanted": self._moved_wanted(wanted_delta),
             "channel_moves": channel_skus.c.channel_moves + moved,
             "unexplained": channel_skus.c.unexplained - absorbed,
             "pending_since": func.coalesce(channel_skus.c.pending_since, now)}
@@ -233,13 +237,15 @@ class SqlChannels:
             self._sku_where(code), channel_skus.c.sku == sku).values(**values))
 
     def accept_level(self, code: str, sku: str, value: int, expected: int,
-                     observed_at: datetime | None, read_at: datetime | None = None) -> bool:
+                     observed_at: datetime | None, read_at: datetime | None = None, *,
+                     wanted_delta: int = 0) -> bool:
         """Accept a change made in the channel that no order explains: the channel shows
         `value` where stocksync expected `expected`; an order arriving later for it is netted
         against `unexplained`. Only if the expectation still holds (one statement: the row
-        lock makes a second settler of the same change find it moved): False otherwise."""
+        lock makes a second settler of the same change find it moved): False otherwise.
+        `wanted_delta`: as in `channel_moved` (the adjustment that records the change)."""
         values: dict[str, Any] = {
-            "pushed": value, "channel_moves": 0,
+            "pushed": value, "channel_moves": 0, "wanted": self._moved_wanted(wanted_delta),
             "unexplained": channel_skus.c.unexplained + (value - expected),
             "level_at": read_at or observed_at or datetime.now(UTC),
             "pending_since": func.coalesce(channel_skus.c.pending_since, func.now())}
@@ -249,6 +255,12 @@ class SqlChannels:
             self._sku_where(code), channel_skus.c.sku == sku,
             channel_skus.c.pushed == expected).values(**values))
         return done.rowcount == 1
+
+    @staticmethod
+    def _moved_wanted(delta: int) -> Any:
+        """`wanted` moved with the ledger until the projector computes it again."""
+        wanted = channel_skus.c.wanted + delta
+        return case((channel_skus.c.wanted.is_(None), None), (wanted < 0, 0), else_=wanted)
 
     def due(self, code: str, now: datetime, limit: int) -> list[SkuTarget]:
         rows = self.conn.execute(
@@ -260,14 +272,19 @@ class SqlChannels:
             .order_by(channel_skus.c.pending_since).limit(limit))
         return [sku_target(r) for r in rows]
 
-    def mark_sending(self, code: str, values: Mapping[str, int]) -> None:
+    def mark_sending(self, code: str, values: Mapping[str, int],
+                     unconfirmed: Mapping[str, Sequence[int]] | None = None) -> None:
         """Record values about to be pushed, so the channel's echo of them (a webhook that
-        may arrive before the push is acknowledged) is recognised as ours."""
+        may arrive before the push is acknowledged) is recognised as ours; `unconfirmed`:
+        each row's values of failed pushes since its last acknowledgement
+        (`SkuTarget.sent_unconfirmed`)."""
+        unconfirmed = unconfirmed or {}
         if values:
             self.conn.execute(update(channel_skus).where(
                 self._sku_where(code), channel_skus.c.sku == bindparam("k_sku"))
-                .values(sending=bindparam("value")),
-                [{"k_sku": sku, "value": value} for sku, value in values.items()])
+                .values(sending=bindparam("value"), unconfirmed=bindparam("kept")),
+                [{"k_sku": sku, "value": value, "kept": list(unconfirmed.get(sku, ())) or None}
+                 for sku, value in values.items()])
 
     def observed(self, code: str, sku: str, value: int,
                  observed_at: datetime | None = None, read_at: datetime | None = None) -> None:
@@ -294,7 +311,8 @@ class SqlChannels:
         """The channel now shows `value`. Returns True when that is still what is wanted."""
         where = and_(self._sku_where(code), channel_skus.c.sku == sku)
         self.conn.execute(update(channel_skus).where(where).values(
-            pushed=value, pushed_at=now, sending=None, attempts=0, next_attempt_at=None))
+            pushed=value, pushed_at=now, sending=None, unconfirmed=None, attempts=0,
+            next_attempt_at=None))
         done = self.conn.execute(update(channel_skus).where(
             where, channel_skus.c.wanted == value).values(pending_since=None))
         return done.rowcount == 1

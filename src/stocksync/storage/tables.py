@@ -258,6 +258,9 @@ channel_skus = Table(
     Column("pushed", BigInteger),
     Column("pushed_at", UtcDateTime),
     Column("sending", BigInteger),  # a value on its way: its echo must not count as a change
+    # Values sent since the last acknowledgement by pushes that failed (a time-out): they
+    # may have landed all the same, so their echoes are ours too until the next ack.
+    Column("unconfirmed", JSON),
     Column("observed_at", UtcDateTime),  # time of the newest channel notice applied
     # Units the channel moved itself (its own sales -, restocks +) that stocksync counted
     # since `pushed` was last set: the channel should now show pushed + channel_moves.
