@@ -7,14 +7,15 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from stocksync.app.ports import CredentialSealer
 from stocksync.app.service import Stocksync
 from stocksync.config import Settings
 from stocksync.core.clock import Clock
-from stocksync.storage.admin import SqlStoreAdmin
+from stocksync.storage.admin_reports import SqlAdmin
 from stocksync.storage.credentials import CredentialBox, load_or_create_key
 from stocksync.storage.directory import SqlTenantDirectory
 from stocksync.storage.engine import make_engine
-from stocksync.storage.inbox import SqlInboxStore
+from stocksync.storage.inbox_intake import SqlInbox
 from stocksync.storage.migrate import upgrade
 from stocksync.storage.uow import SqlUnitOfWorkFactory
 
@@ -39,6 +40,24 @@ def sql_service(engine: Engine, settings: Settings, clock: Clock,
                 box: CredentialBox | None = None) -> Stocksync:
     """The service on SQL storage over `engine` (also how tests build a second service
     with its own clock on a database that already exists)."""
-    return Stocksync(SqlUnitOfWorkFactory(engine), SqlStoreAdmin(engine), settings, clock,
-                     box=box, tenants=SqlTenantDirectory(engine), inbox=SqlInboxStore(engine),
+    return Stocksync(SqlUnitOfWorkFactory(engine), SqlAdmin(engine), settings, clock,
+                     box=box, tenants=SqlTenantDirectory(engine), inbox=SqlInbox(engine),
                      engine=engine)
+
+
+def memory_service(settings: Settings | None = None, clock: Clock = utc_now,
+                   box: CredentialSealer | None = None) -> Stocksync:
+    """The service on the memory twin of the storage (storage/memory/): no database, and
+    nothing kept past the process. What the unit tests of app/ run on."""
+    from stocksync.storage.memory import (
+        MemoryInboxStore,
+        MemoryStore,
+        MemoryStoreAdmin,
+        MemoryTenantDirectory,
+        MemoryUnitOfWorkFactory,
+    )
+
+    store = MemoryStore()
+    return Stocksync(MemoryUnitOfWorkFactory(store), MemoryStoreAdmin(store),
+                     settings or Settings(run_workers=False), clock, box=box,
+                     tenants=MemoryTenantDirectory(store), inbox=MemoryInboxStore(store))

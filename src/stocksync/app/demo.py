@@ -19,8 +19,6 @@ from stocksync.app import handlers as h
 from stocksync.app.records import WriteContext
 from stocksync.app.service import Stocksync
 from stocksync.core.catalog import Image, Item, Location, LocationKind
-from stocksync.storage.engine import WRITE
-from stocksync.storage.tenants import add_key, create_tenant, tenant_by_name, tenant_for_key
 
 DEMO_TENANT = "demo"
 KEY_LABEL = "demo"
@@ -99,19 +97,16 @@ def seed_demo(svc: Stocksync, key_file: Path | None = None) -> DemoTenant:
     """Create the demo tenant (once) with its locations, items and stock. Its key is the
     one in `key_file` while that still authenticates; else a new one, written there."""
     now = svc.clock()
-    with svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-        existing = tenant_by_name(conn, DEMO_TENANT)
-        if existing is not None:
-            kept = _read_key(key_file)
-            if kept is not None and tenant_for_key(conn, kept) == existing:
-                return DemoTenant(existing, kept, len(demo_items()), key_reused=True)
-            # keys are stored hashed: a lost one cannot be shown again, so make another
-            api_key = add_key(conn, existing, now, KEY_LABEL)
-        else:
-            tenant = create_tenant(conn, DEMO_TENANT, now, KEY_LABEL)
-    if existing is not None:
+    found, tenant = svc.tenants.resolve_or_create(DEMO_TENANT, now, create=True)
+    if found is not None:
+        kept = _read_key(key_file)
+        if kept is not None and svc.tenants.tenant_for_key(kept) == found.id:
+            return DemoTenant(found.id, kept, len(demo_items()), key_reused=True)
+        # keys are stored hashed: a lost one cannot be shown again, so make another
+        api_key, _ = svc.tenants.create_key(found.id, now, KEY_LABEL)
         _write_key(key_file, api_key)
-        return DemoTenant(existing, api_key, len(demo_items()))
+        return DemoTenant(found.id, api_key, len(demo_items()))
+    assert tenant is not None
     _write_key(key_file, tenant.api_key)
     items = demo_items()
     with svc.uow(tenant.id) as uow:

@@ -14,12 +14,12 @@ import anyio
 import structlog
 
 from stocksync import metrics
+from stocksync.app.ports import NewDelivery
 from stocksync.app.service import INBOX, Stocksync
 from stocksync.channels.base import OrderPage, PollsOrders
 from stocksync.core.channels import Channel
 from stocksync.core.inbound import ChannelReturn, ChannelSale, InboundMessage
 from stocksync.ingest import polled
-from stocksync.storage import inbox
 
 log = structlog.get_logger()
 MIN_INTERVAL = 1.0
@@ -76,20 +76,20 @@ class OrderPoller:
         return cursor or created_at.isoformat()
 
     def _keep(self, page: OrderPage) -> int:
-        """Store the page's orders and the new cursor in one transaction."""
+        """Keep the page's orders, and only then move the cursor on: a crash between the
+        two reads the page again, and its orders already kept are dropped as redeliveries
+        (by their delivery ids), so an order read is never lost nor kept twice."""
         now = self.svc.clock()
-        kept = 0
+        deliveries = []
+        for order, messages in _by_order(page.messages).items():
+            delivery_id, body = polled.encode(messages)
+            deliveries.append(NewDelivery(self.channel.tenant_id, self.channel.code,
+                                          polled.KIND, delivery_id, polled.TOPIC,
+                                          {"x-order": order[:200]}, body))
+        kept = sum(i is not None for i in self.svc.inbox.keep(deliveries, now)) \
+            if deliveries else 0
         with self.svc.uow(self.channel.tenant_id) as uow:
-            for order, messages in _by_order(page.messages).items():
-                delivery_id, body = polled.encode(messages)
-                stored = inbox.store(uow.conn, tenant_id=self.channel.tenant_id,
-                                     channel=self.channel.code, kind=polled.KIND,
-                                     delivery_id=delivery_id, topic=polled.TOPIC,
-                                     headers={"x-order": order[:200]}, body=body, now=now,
-                                     correlation_id=None)
-                kept += stored is not None
-            uow.channels.record_order_poll(
-                self.channel.code, now, page.cursor, None)
+            uow.channels.record_order_poll(self.channel.code, now, page.cursor, None)
             uow.commit()
         return kept
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -259,9 +260,37 @@ class UnitOfWork(Protocol):
     def rollback(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A delivery to keep in the inbox (a webhook's, or an order read by a poll)."""
+
+    tenant_id: str
+    channel: str
+    kind: str
+    delivery_id: str  # with `channel`, what makes a redelivery one
+    topic: str
+    headers: Mapping[str, str]
+    body: bytes
+    correlation_id: str | None = None
+    not_before: datetime | None = None  # not applied before this time
+
+
 class InboxStore(Protocol):
-    """Webhook deliveries across tenants (storage.inbox.SqlInboxStore); each call is its
+    """Webhook deliveries across tenants (storage.inbox_intake.SqlInbox); each call is its
     own short transaction."""
+
+    def keep(self, deliveries: Sequence[NewDelivery], now: datetime) -> list[int | None]:
+        """Keep deliveries (one transaction, committed before they are acknowledged): each
+        one's inbox id, None for one its channel's inbox already holds (a redelivery)."""
+        ...
+
+    def receiver(self, webhook_id: str) -> tuple[Channel, str | None] | None:
+        """The channel a webhook URL names (across tenants), with its sealed credentials."""
+        ...
+
+    def record_refused(self, tenant_id: str, channel: str, now: datetime) -> None:
+        """A delivery refused for its signature: counted on the channel (and alerted)."""
+        ...
 
     def listing(self, tenant_id: str, status: str | None, after: int,
                 limit: int) -> list[Delivery]: ...
@@ -318,7 +347,8 @@ class Running(Protocol):
 
 
 class StoreAdmin(Protocol):
-    """What the service does across tenants: housekeeping, finding due work, health."""
+    """What the service does across tenants: housekeeping, finding due work, health, and
+    the reconciliation reports it keeps (storage.admin_reports.SqlAdmin)."""
 
     kind: str  # which database, as /v1/health reports it ("postgresql", "sqlite")
 
@@ -357,3 +387,15 @@ class StoreAdmin(Protocol):
                          sku: str | None = None) -> list[ReservationRecord]:
         """Active holds past their expiry, oldest first."""
         ...
+
+    def save_report(self, report: Mapping[str, Any]) -> None:
+        """Keep a reconciliation report: its `id`, `tenant_id`, `channel`, `mode`,
+        `started_at`, `finished_at`, `compared`, `drift_rate`, `applied`, `error`, and the
+        findings as JSON under `report`."""
+        ...
+
+    def load_report(self, tenant_id: str, report_id: str) -> dict[str, Any] | None:
+        """A report as kept, its findings spread in (None when there is no such one)."""
+        ...
+
+    def latest_report(self, tenant_id: str, channel: str) -> dict[str, Any] | None: ...

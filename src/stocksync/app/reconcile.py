@@ -21,7 +21,6 @@ from stocksync.app.service import Stocksync
 from stocksync.channels.base import ChannelConnector, DiscoversMapping, QuantitySet, RateLimited
 from stocksync.core.channel_rules import SkuState, channel_quantity, sku_included
 from stocksync.core.channels import Channel
-from stocksync.storage import reconciliations as stored_reports
 
 Progress = Callable[[int, int], None]  # (done, total)
 READ_CHUNK = 250
@@ -31,7 +30,7 @@ T = TypeVar("T")
 
 def save_report(svc: Stocksync, report: ReconcileReport) -> None:
     data = report.as_json()
-    stored_reports.save_report(svc.engine, {
+    svc.admin.save_report({
         "id": report.id, "tenant_id": report.tenant_id, "channel": report.channel,
         "mode": report.mode, "started_at": report.started_at,
         "finished_at": report.finished_at, "compared": report.compared,
@@ -42,11 +41,11 @@ def save_report(svc: Stocksync, report: ReconcileReport) -> None:
 
 
 def load_report(svc: Stocksync, tenant_id: str, report_id: str) -> dict[str, Any] | None:
-    return stored_reports.load_report(svc.engine, tenant_id, report_id)
+    return svc.admin.load_report(tenant_id, report_id)
 
 
 def latest_report(svc: Stocksync, tenant_id: str, channel: str) -> dict[str, Any] | None:
-    return stored_reports.latest(svc.engine, tenant_id, channel)
+    return svc.admin.latest_report(tenant_id, channel)
 
 
 @dataclass(frozen=True, slots=True)

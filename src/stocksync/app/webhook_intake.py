@@ -14,6 +14,7 @@ from typing import Any, Literal
 import structlog
 
 from stocksync import metrics
+from stocksync.app.ports import NewDelivery
 from stocksync.app.service import INBOX, Stocksync
 from stocksync.core.channels import Channel
 from stocksync.core.inbound import (
@@ -25,10 +26,6 @@ from stocksync.core.inbound import (
 )
 from stocksync.ingest.base import AnswersPings
 from stocksync.ingest.registry import parser_for
-from stocksync.storage import inbox
-from stocksync.storage.channel_health import record_refused_webhook
-from stocksync.storage.channels import channel_for_webhook
-from stocksync.storage.engine import WRITE
 
 log = structlog.get_logger()
 CACHE_SECONDS = 10.0
@@ -79,8 +76,7 @@ class WebhookIntake:
         hit = self._known.get(webhook_id)
         if hit is not None and hit.expires > time.monotonic():
             return hit
-        with self.svc.engine.connect() as conn:
-            found = channel_for_webhook(conn, webhook_id)
+        found = self.svc.inbox.receiver(webhook_id)
         if found is None:
             return None
         channel, sealed = found
@@ -123,12 +119,9 @@ class WebhookIntake:
         only_notices = any(isinstance(m, LevelReport) for m in parsed.messages) and not any(
             isinstance(m, ChannelSale | ChannelReturn | OrderNotice) for m in parsed.messages)
         grace = timedelta(seconds=self.svc.settings.level_notice_grace_seconds)
-        with self.svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-            stored = inbox.store(conn, tenant_id=channel.tenant_id, channel=channel.code,
-                                 kind=kind, delivery_id=parsed.delivery_id, topic=parsed.topic,
-                                 headers=headers, body=body, now=now,
-                                 correlation_id=correlation_id,
-                                 not_before=now + grace if only_notices else None)
+        stored = self.svc.inbox.keep([NewDelivery(
+            channel.tenant_id, channel.code, kind, parsed.delivery_id, parsed.topic, headers,
+            body, correlation_id, now + grace if only_notices else None)], now)[0]
         if stored is None:
             metrics.WEBHOOKS.labels(kind, "duplicate").inc()
             return Duplicate(parsed.delivery_id)
@@ -145,5 +138,4 @@ class WebhookIntake:
         log.warning("webhook_bad_signature", tenant=channel.tenant_id, channel=channel.code,
                     kind=kind, has_secret=has_secret)
         # Shown on the channel and alerted: a wrong secret silently loses every order.
-        with self.svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-            record_refused_webhook(conn, channel.tenant_id, channel.code, self.svc.clock())
+        self.svc.inbox.record_refused(channel.tenant_id, channel.code, self.svc.clock())
