@@ -62,11 +62,18 @@ def uvicorn_app(env: dict[str, str], **popen: Any) -> Iterator[str]:
     """`create_app()` under uvicorn in a subprocess with `env`; yields its base URL once
     /v1/health answers, and stops it afterwards."""
     env = {"STOCKSYNC_METRICS_TOKEN": METRICS_TOKEN, **env}
+    with server_process([sys.executable, "-m", "uvicorn", "--factory",
+                         "stocksync.api.app:create_app", "--host", "127.0.0.1",
+                         "--log-level", "warning", "--no-access-log"], env, **popen) as url:
+        yield url
+
+
+@contextmanager
+def server_process(cmd: Sequence[str], env: Mapping[str, str], **popen: Any) -> Iterator[str]:
+    """`cmd --port N` (any server with /v1/health) in a subprocess; yields its base URL once
+    /v1/health answers, and stops it afterwards (SIGTERM, then SIGKILL)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory",
-                             "stocksync.api.app:create_app", "--host", "127.0.0.1",
-                             "--port", str(port), "--log-level", "warning", "--no-access-log"],
-                            env=env, **popen)
+    proc = subprocess.Popen([*cmd, "--port", str(port)], env=dict(env), **popen)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS
@@ -83,7 +90,7 @@ def uvicorn_app(env: dict[str, str], **popen: Any) -> Iterator[str]:
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

@@ -11,11 +11,11 @@ from stocksync.app.ports import CredentialSealer
 from stocksync.app.service import Stocksync
 from stocksync.config import Settings
 from stocksync.core.clock import Clock
-from stocksync.storage.admin_reports import SqlAdmin
+from stocksync.storage.admin import SqlStoreAdmin
 from stocksync.storage.credentials import CredentialBox, load_or_create_key
 from stocksync.storage.directory import SqlTenantDirectory
 from stocksync.storage.engine import make_engine
-from stocksync.storage.inbox_intake import SqlInbox
+from stocksync.storage.inbox import SqlInboxStore
 from stocksync.storage.migrate import upgrade
 from stocksync.storage.uow import SqlUnitOfWorkFactory
 
@@ -40,8 +40,8 @@ def sql_service(engine: Engine, settings: Settings, clock: Clock,
                 box: CredentialBox | None = None) -> Stocksync:
     """The service on SQL storage over `engine` (also how tests build a second service
     with its own clock on a database that already exists)."""
-    return Stocksync(SqlUnitOfWorkFactory(engine), SqlAdmin(engine), settings, clock,
-                     box=box, tenants=SqlTenantDirectory(engine), inbox=SqlInbox(engine),
+    return Stocksync(SqlUnitOfWorkFactory(engine), SqlStoreAdmin(engine), settings, clock,
+                     box=box, tenants=SqlTenantDirectory(engine), inbox=SqlInboxStore(engine),
                      engine=engine)
 
 

@@ -90,6 +90,84 @@ class Settings(BaseModel):
                               "workers inside `serve`")
     run_channel_workers: bool = Field(True, description="with run_workers: also push to "
                                       "channels from this process")
+    nats_url: str | None = Field(None, description="NATS server with JetStream "
+                                 "(nats://user:password@host:4222); set: every sequenced "
+                                 "event is published to the stream (see stocksync.stream)")
+    nats_stream: str = Field("STOCKSYNC", pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                             description="JetStream stream name, one per installation")
+    nats_subject_prefix: str = Field("stocksync", pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                                     description="first subject token: "
+                                     "<prefix>.<tenant>.<event type>")
+    nats_max_age_hours: float = Field(168.0, gt=0, description="stream retention: "
+                                      "messages older than this are removed")
+    nats_max_bytes: int = Field(-1, ge=-1, description="stream retention: oldest messages "
+                                "removed beyond this size (-1: no limit)")
+    nats_duplicate_window_seconds: float = Field(120.0, gt=0, description="JetStream "
+                                                 "deduplication window (Nats-Msg-Id)")
+    nats_publish_batch: int = Field(500, ge=1, le=10000, description="events published "
+                                    "per round before the publish cursor is stored")
+    nats_channel_consumers: bool = Field(False, description="with nats_url: channel "
+                                         "workers read the stream (one durable consumer "
+                                         "per channel) instead of polling the database")
+    alert_stream_lag_seconds: float = Field(5.0, gt=0, description="publish lag "
+                                            "(committed -> published) or stream consumer "
+                                            "lag that alerts")
+
+    # Connecting stores (GET /v1/connect/{kind}): the platform apps this deployment
+    # registered, and where each platform lives (change them to point at a simulator).
+    public_url: str | None = Field(None, description="base URL platforms send merchants "
+                                   "back to (redirect/callback URLs); unset: the URL the "
+                                   "connect request came in on")
+    connect_minutes: float = Field(10.0, gt=0, le=60, description="how long a store "
+                                   "connection's state nonce stays valid")
+    shopify_client_id: str | None = Field(None, description="Shopify app client id")
+    shopify_client_secret: str | None = Field(None, description="Shopify app client secret")
+    shopify_scopes: str = Field("read_inventory,write_inventory,read_products,read_orders,"
+                                "read_locations", description="scopes asked for")
+    shopify_admin_url: str | None = Field(None, description="where the shop's admin is "
+                                          "(a simulator); unset: https://<shop>")
+    ebay_client_id: str | None = Field(None, description="eBay app id (client id)")
+    ebay_client_secret: str | None = Field(None, description="eBay cert id (secret)")
+    ebay_ru_name: str | None = Field(None, description="eBay RuName (redirect_uri) whose "
+                                     "accept URL is <public_url>/v1/connect/ebay/callback")
+    ebay_auth_url: str = Field("https://auth.ebay.com", description="eBay consent host")
+    ebay_api_url: str = Field("https://api.ebay.com", description="eBay API host")
+    amazon_application_id: str | None = Field(None, description="SP-API application id")
+    amazon_lwa_client_id: str | None = Field(None, description="LWA client id")
+    amazon_lwa_client_secret: str | None = Field(None, description="LWA client secret")
+    amazon_draft_app: bool = Field(False, description="the app is in draft (version=beta)")
+    amazon_seller_central_url: str = Field("https://sellercentral.amazon.com",
+                                           description="Seller Central (consent page)")
+    amazon_lwa_token_url: str = Field("https://api.amazon.com/auth/o2/token",
+                                      description="LWA token endpoint")
+    amazon_endpoint: str = Field("https://sellingpartnerapi-na.amazon.com",
+                                 description="SP-API endpoint of connected sellers")
+    square_application_id: str | None = Field(None, description="Square application id")
+    square_application_secret: str | None = Field(None, description="Square app secret")
+    square_base_url: str = Field("https://connect.squareup.com", description="Square host")
+    woocommerce_app_name: str = Field("stocksync", description="app name WooCommerce shows")
+
+    # AI listings (stocksync.listings): an optional model behind any OpenAI-compatible
+    # endpoint; without listing_llm_model the offline rules write every title.
+    listing_llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint "
+                                             "(http://127.0.0.1:8080/v1 for llama.cpp, "
+                                             "http://127.0.0.1:11434/v1 for Ollama); unset: "
+                                             "OpenAI's")
+    listing_llm_model: str | None = Field(None, description="model that proposes titles; "
+                                          "unset: titles come from the rules alone")
+    listing_llm_api_key: str | None = Field(None, description="key for the endpoint "
+                                            "(local servers take any)")
+    listing_llm_timeout_seconds: float = Field(20.0, gt=0, description="a model answer "
+                                               "slower than this falls back to the rules")
+    listing_llm_concurrency: int = Field(4, ge=1, le=64, description="model calls in "
+                                         "flight at once during a catalog job")
+    listing_vision_model: str | None = Field(None, description="vision-capable model that "
+                                             "reads material, pattern, garment type, "
+                                             "neckline and sleeve length from images")
+    listing_image_max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="larger "
+                                         "item images are not analysed")
+    listing_image_timeout_seconds: float = Field(10.0, gt=0, description="time allowed to "
+                                                 "download one item image")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -54,3 +54,27 @@ CHANNEL_SKUS_WAITING = Gauge("stocksync_channel_skus_waiting",
 WEBHOOKS_REFUSED = Counter("stocksync_channel_webhooks_refused_total",
                            "webhook deliveries refused for a wrong signature, per channel",
                            ["tenant", "channel"])
+# The event stream on NATS JetStream (stocksync.stream).
+STREAM_PUBLISHED = Counter("stocksync_stream_published_total",
+                           "events acknowledged by JetStream (duplicates included)", ["tenant"])
+STREAM_PUBLISH_SECONDS = Histogram("stocksync_stream_publish_seconds",
+                                   "event committed -> acknowledged by JetStream",
+                                   buckets=LATENCY_BUCKETS)
+STREAM_PUBLISH_FAILURES = Counter("stocksync_stream_publish_failures_total",
+                                  "publish rounds that stopped on an error (NATS down, "
+                                  "timeout); the cursor stays and the round is retried")
+STREAM_PUBLISH_LAG = Gauge("stocksync_stream_publish_lag_seconds",
+                           "how long the oldest event not yet published has been committed "
+                           "(0: the stream has the whole log)", ["tenant"])
+STREAM_PUBLISH_PENDING = Gauge("stocksync_stream_publish_pending",
+                               "events committed and not yet published", ["tenant"])
+STREAM_CONSUMER_PENDING = Gauge("stocksync_stream_consumer_pending",
+                                "messages of the stream a durable consumer has not "
+                                "acknowledged yet", ["tenant", "consumer"])
+STREAM_CONSUMER_AGE = Gauge("stocksync_stream_consumer_age_seconds",
+                            "how long the oldest message a durable consumer has not "
+                            "acknowledged has been committed (0: none)", ["tenant", "consumer"])
+LISTING_DRAFTS = Counter("stocksync_listing_drafts_total",
+                         "AI listing drafts written, by outcome: rules (no model), "
+                         "llm_accepted, llm_repaired, fallback (the rules' title replaced "
+                         "the model's)", ["tenant", "channel", "outcome"])

@@ -15,6 +15,7 @@ from stocksync.app.alerts import channel_health, evaluate
 from stocksync.app.projector import project
 from stocksync.app.reconcile import Mismatch, ReconcileReport, save_report
 from stocksync.app.service import Stocksync
+from stocksync.storage.alert_reads import SqlAlertReads
 from stocksync.storage.channels import SqlChannels
 from stocksync.workers.alerts import AlertWorker, observe
 from stocksync.workers.channels import ChannelWorker
@@ -83,7 +84,8 @@ def acknowledge(svc: Stocksync, tenant: Tenant, code: str, values: dict[str, int
 
 def rules(svc: Stocksync, code: str) -> dict[str, float]:
     with svc.engine.connect() as conn:
-        return {c.rule: c.value for c in evaluate(conn, svc.settings, svc.clock())
+        return {c.rule: c.value for c in evaluate(SqlAlertReads(conn), svc.settings,
+                                                  svc.clock())
                 if c.subject == code}
 
 
@@ -199,7 +201,7 @@ def test_the_last_error_shows_its_recovery_and_the_channel_has_a_state(
 
 def _health(svc: Stocksync) -> list:  # type: ignore[type-arg]
     with svc.engine.connect() as conn:
-        return channel_health(conn, svc.settings, svc.clock())
+        return channel_health(SqlAlertReads(conn), svc.settings, svc.clock())
 
 
 def report(tenant: Tenant, clock: Clock, mode: str, wrong: int, applied: int

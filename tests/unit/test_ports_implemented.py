@@ -9,13 +9,13 @@ import pytest
 
 from stocksync.app import ports
 from stocksync.app.tenants import TenantDirectory
-from stocksync.storage.admin_reports import SqlAdmin
+from stocksync.storage.admin import SqlStoreAdmin
 from stocksync.storage.catalog import SqlCatalog
 from stocksync.storage.channels import SqlChannels
 from stocksync.storage.directory import SqlTenantDirectory
 from stocksync.storage.events import SqlEventLog
 from stocksync.storage.idempotency import SqlIdempotency
-from stocksync.storage.inbox_intake import SqlInbox
+from stocksync.storage.inbox import SqlInboxStore
 from stocksync.storage.ledger import SqlLedger
 from stocksync.storage.memory import (
     MemoryInboxStore,
@@ -37,7 +37,7 @@ PAIRS = [
     (ports.Catalog, SqlCatalog), (ports.Idempotency, SqlIdempotency),
     (ports.EventLog, SqlEventLog), (ports.Channels, SqlChannels),
     (ports.UnitOfWork, SqlUnitOfWork), (ports.UnitOfWorkFactory, SqlUnitOfWorkFactory),
-    (ports.StoreAdmin, SqlAdmin), (ports.InboxStore, SqlInbox),
+    (ports.StoreAdmin, SqlStoreAdmin), (ports.InboxStore, SqlInboxStore),
     (TenantDirectory, SqlTenantDirectory),
     (ports.Ledger, MemoryLedger), (ports.Reservations, MemoryReservations),
     (ports.Catalog, MemoryCatalog), (ports.Idempotency, MemoryIdempotency),

@@ -5,13 +5,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from sqlalchemy import Connection, func, select
+from typing import Any, Protocol
 
 from stocksync.config import Settings
 from stocksync.core.channels import ChannelState, ChannelStatus
-from stocksync.storage.channels import SqlChannels
-from stocksync.storage.tables import channels, events, inbox, reconciliations, stock_levels
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """A channel's last reconciliation: its drift, SKUs compared, and pushes an apply made."""
+
+    drift_rate: float
+    compared: int
+    applied: int
+
+
+class AlertReads(Protocol):
+    """What the rules read, across tenants (storage/alert_reads.py)."""
+
+    def channel_statuses(self, now: datetime) -> list[tuple[str, str, ChannelStatus]]: ...
+
+    def stock_totals(self) -> dict[str, tuple[int, int]]: ...  # tenant -> (reserved, on hand)
+
+    def failed_deliveries(self) -> dict[str, int]: ...  # tenant -> dead letters
+
+    def last_reconciliation(self, tenant_id: str, code: str) -> Reconciled | None: ...
+
+    def events_by_type(self, tenant_id: str, since: datetime) -> dict[str, int]: ...
+
+    def pushes_since(self, tenant_id: str, since: datetime) -> int: ...
+
+    def reconcile_reports_since(self, tenant_id: str, since: datetime
+                                ) -> list[dict[str, Any]]: ...
+
+    def alerts_raised_since(self, tenant_id: str, since: datetime) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,42 +61,34 @@ class ChannelHealth:
     lag: float
 
 
-def channel_health(conn: Connection, settings: Settings, now: datetime) -> list[ChannelHealth]:
+def channel_health(reads: AlertReads, settings: Settings, now: datetime
+                   ) -> list[ChannelHealth]:
     """Every channel's status and state (the same numbers GET /v1/channels shows)."""
-    found = []
-    for row in conn.execute(select(channels.c.tenant_id, channels.c.code, channels.c.cursor)):
-        status = SqlChannels(conn, row.tenant_id).status(row.code, int(row.cursor), now)
-        found.append(ChannelHealth(row.tenant_id, row.code, status,
-                                   status.state(now, settings.alert_lag_seconds),
-                                   status.lag_seconds(now)))
-    return found
+    return [ChannelHealth(tenant_id, code, status,
+                          status.state(now, settings.alert_lag_seconds),
+                          status.lag_seconds(now))
+            for tenant_id, code, status in reads.channel_statuses(now)]
 
 
-def evaluate(conn: Connection, settings: Settings, now: datetime,
+def evaluate(reads: AlertReads, settings: Settings, now: datetime,
              health: list[ChannelHealth] | None = None) -> list[Condition]:
     """Every alert condition that holds now, across tenants. A paused (disabled) channel
     raises nothing; SKUs held on purpose or parked are not lag (see ChannelStatus)."""
     found: list[Condition] = []
-    for seen in health if health is not None else channel_health(conn, settings, now):
+    for seen in health if health is not None else channel_health(reads, settings, now):
         if seen.status.enabled:
-            found += _channel_conditions(conn, settings, now, seen)
-    pressure = conn.execute(select(stock_levels.c.tenant_id, func.sum(stock_levels.c.reserved),
-                                   func.sum(stock_levels.c.on_hand))
-                            .group_by(stock_levels.c.tenant_id))
-    for tenant, reserved, on_hand in pressure:
-        ratio = float(reserved or 0) / float(on_hand) if on_hand else 0.0
+            found += _channel_conditions(reads, settings, now, seen)
+    for tenant, ratio in pressure_by_tenant(reads).items():
         if ratio > settings.alert_pressure_ratio:
             found.append(Condition(tenant, "reservation_pressure", "*", ratio,
                                    f"{ratio:.0%} of stock on hand is held by reservations"))
-    dead = conn.execute(select(inbox.c.tenant_id, func.count()).where(inbox.c.status == "failed")
-                        .group_by(inbox.c.tenant_id))
-    for tenant, count in dead:
+    for tenant, count in reads.failed_deliveries().items():
         found.append(Condition(tenant, "dead_letters", "*", float(count),
                                f"{count} webhook deliveries failed and wait in the inbox"))
     return found
 
 
-def _channel_conditions(conn: Connection, settings: Settings, now: datetime,
+def _channel_conditions(reads: AlertReads, settings: Settings, now: datetime,
                         seen: ChannelHealth) -> list[Condition]:
     tenant, code, status = seen.tenant_id, seen.code, seen.status
     found: list[Condition] = []
@@ -100,7 +119,7 @@ def _channel_conditions(conn: Connection, settings: Settings, now: datetime,
             f"the channel's secret (last at {status.webhook_refused_at:%Y-%m-%d %H:%M:%S} "
             f"UTC, {status.webhooks_refused} in all), so the orders in them are not counted. "
             "Check the webhook secret on the channel and on the platform"))
-    drift = remaining_drift(conn, tenant, code)
+    drift = remaining_drift(reads, tenant, code)
     if drift is not None and drift > settings.alert_drift_ratio:
         found.append(Condition(tenant, "drift", code, drift,
                                f"channel {code} showed wrong quantities for "
@@ -108,26 +127,22 @@ def _channel_conditions(conn: Connection, settings: Settings, now: datetime,
     return found
 
 
-def remaining_drift(conn: Connection, tenant_id: str, code: str) -> float | None:
+def remaining_drift(reads: AlertReads, tenant_id: str, code: str) -> float | None:
     """The share of SKUs still wrong after the channel's last reconciliation: what a dry
     run found, less what an apply fixed (its pushes were acknowledged)."""
-    last = conn.execute(select(reconciliations.c.drift_rate, reconciliations.c.compared,
-                               reconciliations.c.applied).where(
-        reconciliations.c.tenant_id == tenant_id, reconciliations.c.channel == code)
-        .order_by(reconciliations.c.started_at.desc()).limit(1)).first()
+    last = reads.last_reconciliation(tenant_id, code)
     if last is None:
         return None
     if not last.compared:
-        return float(last.drift_rate)
-    wrong = round(float(last.drift_rate) * last.compared)
-    return max(wrong - int(last.applied or 0), 0) / last.compared
+        return last.drift_rate
+    wrong = round(last.drift_rate * last.compared)
+    return max(wrong - last.applied, 0) / last.compared
 
 
-def pressure_by_tenant(conn: Connection) -> dict[str, float]:
-    rows = conn.execute(select(stock_levels.c.tenant_id, func.sum(stock_levels.c.reserved),
-                               func.sum(stock_levels.c.on_hand))
-                        .group_by(stock_levels.c.tenant_id))
-    return {t: float(r or 0) / float(o) if o else 0.0 for t, r, o in rows}
+def pressure_by_tenant(reads: AlertReads) -> dict[str, float]:
+    """Each tenant's share of stock on hand held by reservations."""
+    return {t: float(r) / float(o) if o else 0.0
+            for t, (r, o) in reads.stock_totals().items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,23 +166,13 @@ class Digest:
         return "\n".join(lines) + "\n"
 
 
-def digest(conn: Connection, tenant_id: str, since: datetime,
+def digest(reads: AlertReads, tenant_id: str, since: datetime,
            oversells_prevented: int) -> Digest:
-    from stocksync.storage.tables import alerts, channel_skus
-
-    kinds = dict(conn.execute(select(events.c.type, func.count()).where(
-        events.c.tenant_id == tenant_id, events.c.recorded_at >= since)
-        .group_by(events.c.type)).all())
-    pushes = conn.execute(select(func.count()).where(
-        channel_skus.c.tenant_id == tenant_id, channel_skus.c.pushed_at >= since)).scalar()
-    drift = 0
-    for report in conn.execute(select(reconciliations.c.report).where(
-            reconciliations.c.tenant_id == tenant_id, reconciliations.c.started_at >= since)):
-        drift += len(report[0].get("mismatches", [])) + len(report[0].get("status_mismatches", []))
-    raised = conn.execute(select(func.count()).where(
-        alerts.c.tenant_id == tenant_id, alerts.c.started_at >= since)).scalar()
-    return Digest(tenant_id, {k: int(v) for k, v in kinds.items()}, int(pushes or 0), drift,
-                  int(raised or 0), oversells_prevented)
+    drift = sum(len(report.get("mismatches", [])) + len(report.get("status_mismatches", []))
+                for report in reads.reconcile_reports_since(tenant_id, since))
+    return Digest(tenant_id, reads.events_by_type(tenant_id, since),
+                  reads.pushes_since(tenant_id, since), drift,
+                  reads.alerts_raised_since(tenant_id, since), oversells_prevented)
 
 
 def window(now: datetime, hours: float) -> datetime:

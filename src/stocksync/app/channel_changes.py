@@ -34,7 +34,13 @@ from stocksync.app import handlers as h
 from stocksync.app.ports import UnitOfWork
 from stocksync.app.records import WriteContext
 from stocksync.app.service import RequestMeta, Stocksync
-from stocksync.core.channel_rules import ExternalChanges
+from stocksync.core.channel_rules import (
+    ExternalChanges,
+    leg_key,
+    leg_of_location,
+    location_legs,
+    split_key,
+)
 from stocksync.core.channels import Channel
 from stocksync.core.errors import DomainError, InsufficientStock
 from stocksync.core.events import Event, EventType
@@ -124,7 +130,12 @@ def count_channel_move(uow: UnitOfWork, ctx: WriteContext, channel: Channel, sku
     only once the sale's event is in the log) and set the old wanted value over the sale:
     a compare-and-set that succeeds, giving the sold unit back to be sold again."""
     repo = uow.channels
-    target = repo.targets(channel.code, [sku]).get(sku)
+    legs = location_legs(channel.settings)
+    leg = leg_of_location(legs, location) if legs else None
+    if legs and leg is None:
+        return 0  # a location no store location sells from: no target moves
+    key = leg_key(sku, leg) if leg is not None else sku  # per store location, if mapped
+    target = repo.targets(channel.code, [key]).get(key)
     if target is None:
         return 0  # never told this channel anything about the SKU: nothing is expected
     waiting = max(delta, target.unexplained) if delta < 0 < -target.unexplained else \
@@ -137,8 +148,9 @@ def count_channel_move(uow: UnitOfWork, ctx: WriteContext, channel: Channel, sku
             "adjust", sku, location, -absorbed,
             reason=f"already counted from {channel.code}'s level notice"))
     ledger_moved = delta - absorbed if give_back and moves_available else 0
-    repo.channel_moved(channel.code, sku, delta, absorbed, at, ctx.now, included=included,
-                       wanted_delta=ledger_moved if location in channel.rules.locations else 0)
+    sold_here = location in (legs[leg] if leg is not None else channel.rules.locations)
+    repo.channel_moved(channel.code, key, delta, absorbed, at, ctx.now, included=included,
+                       wanted_delta=ledger_moved if sold_here else 0)
     return absorbed
 
 
@@ -172,6 +184,10 @@ def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,
     in it), if not at `observed_at`. `ours_before`: our values when it was read (a push of
     ours may have landed and been acknowledged since)."""
     code = channel.code
+    if location_legs(channel.settings) and not take_ours:
+        # Per store location: a notice names one level of several. The pusher's own reads
+        # (take_ours) are per store location; notices are left to reconciliation.
+        return "mapped-locations"
     with svc.uow(channel.tenant_id, write=False) as uow:
         target = uow.channels.targets(code, [sku]).get(sku)
     mine = (target.set_by_us() if take_ours else target.ours()) if target else frozenset()
@@ -187,11 +203,13 @@ def settle_level(svc: Stocksync, channel: Channel, sku: str, value: int,
         return "overwritten"
     expected = target.pushed
     delta = value - expected
-    location = location_for(svc, channel, sku, None)
-    movement = h.Movement("adjust", sku, location, delta,
+    item, leg = split_key(sku)  # a store location's target: its group's first location
+    group = location_legs(channel.settings).get(leg, ()) if leg else ()
+    location = group[0] if group else location_for(svc, channel, item, None)
+    movement = h.Movement("adjust", item, location, delta,
                           reason=f"changed in {code} ({expected} -> {value})")
 
-    under = delta if location in channel.rules.locations else 0
+    under = delta if location in (group or channel.rules.locations) else 0
 
     def accept(uow: UnitOfWork, ctx: WriteContext) -> h.MovementResult | None:
         if not uow.channels.accept_level(code, sku, value, expected, observed_at, read_at,

@@ -276,7 +276,7 @@ class NewDelivery:
 
 
 class InboxStore(Protocol):
-    """Webhook deliveries across tenants (storage.inbox_intake.SqlInbox); each call is its
+    """Webhook deliveries across tenants (storage.inbox.SqlInboxStore); each call is its
     own short transaction."""
 
     def keep(self, deliveries: Sequence[NewDelivery], now: datetime) -> list[int | None]:
@@ -348,7 +348,7 @@ class Running(Protocol):
 
 class StoreAdmin(Protocol):
     """What the service does across tenants: housekeeping, finding due work, health, and
-    the reconciliation reports it keeps (storage.admin_reports.SqlAdmin)."""
+    the reconciliation reports it keeps (storage.admin.SqlStoreAdmin)."""
 
     kind: str  # which database, as /v1/health reports it ("postgresql", "sqlite")
 

@@ -13,7 +13,13 @@ from datetime import datetime
 from stocksync.app.ports import UnitOfWork
 from stocksync.app.records import Wanted
 from stocksync.channels.registry import connector_class
-from stocksync.core.channel_rules import SkuState, channel_quantity, sku_included
+from stocksync.core.channel_rules import (
+    SkuState,
+    channel_quantity,
+    leg_quantities,
+    location_legs,
+    sku_included,
+)
 from stocksync.core.channels import Channel
 from stocksync.core.events import EventType
 
@@ -35,7 +41,8 @@ def project(uow: UnitOfWork, channel: Channel, now: datetime,
     events = uow.log.page(channel.cursor, page)
     if not events:
         return Projected(0, 0, channel.cursor)
-    locations = set(channel.rules.locations)
+    legs = location_legs(channel.settings)
+    locations = set(channel.rules.locations).union(*legs.values())
     touched: dict[str, datetime] = {}  # sku -> recorded_at of its oldest event in the page
     caused_by: dict[str, str | None] = {}  # sku -> correlation id of its newest event
     for e in events:
@@ -48,21 +55,26 @@ def project(uow: UnitOfWork, channel: Channel, now: datetime,
     changed = 0
     if touched:
         skus = list(touched)
-        existing = repo.targets(channel.code, skus)
         available: dict[str, dict[str, int]] = {sku: {} for sku in skus}
         for level in uow.ledger.levels(skus, now):
             available[level.sku][level.location] = level.available
         deleted = uow.catalog.deleted_skus(skus)
-        wanted: list[Wanted] = []
+        # Per SKU, or per SKU and mapped store location (target keys `SKU@<store id>`).
+        values: dict[str, tuple[str, int]] = {}
         for sku in skus:
-            target = existing.get(sku)
+            state = SkuState(sku, available[sku], sku in deleted)
+            per_key = leg_quantities(channel.rules, legs, state) if legs else {
+                sku: channel_quantity(channel.rules, state)}
+            values.update({key: (sku, value) for key, value in per_key.items()})
+        existing = repo.targets(channel.code, list(values))
+        wanted: list[Wanted] = []
+        for key, (sku, value) in values.items():
+            target = existing.get(key)
             if not sku_included(channel.rules, sku) and target is None:
                 continue  # never listed here, and filtered out: nothing to tell the channel
-            value = channel_quantity(channel.rules,
-                                     SkuState(sku, available[sku], sku in deleted))
             if target is not None and target.wanted == value:
                 continue
-            wanted.append(Wanted(sku, value, cursor, touched[sku], caused_by[sku]))
+            wanted.append(Wanted(key, value, cursor, touched[sku], caused_by[sku]))
         repo.want_many(channel.code, wanted, existing,
                        reassert=not connector_class(channel.kind).compare_and_set)
         changed = len(wanted)

@@ -22,6 +22,7 @@ from stocksync.channels.base import ChannelConnector, DiscoversMapping, Quantity
 from stocksync.channels.ebay import REVISION_CAP_REASON
 from stocksync.channels.pacing import Pacer
 from stocksync.channels.registry import connector_class
+from stocksync.core.channel_rules import split_key
 from stocksync.core.channels import Channel
 from stocksync.core.revisions import RevisionBudget, next_day, used_today
 from stocksync.core.revisions import decide as decide_revision
@@ -213,17 +214,19 @@ class Pusher:
         connector, field = self.connector, connector_class(self.channel.kind).mapping_field
         if not isinstance(connector, DiscoversMapping) or field is None:
             return
-        mapping = connector.mapping
+        mapping = connector.mapping  # by SKU, also where targets are per store location
+        skus = {t.sku: split_key(t.sku)[0] for t in due}
         for t in due:
-            if field in t.external_ids and t.sku not in mapping:
-                mapping[t.sku] = t.external_ids[field]
-        missing = [t.sku for t in due if t.sku not in mapping]
+            if field in t.external_ids and skus[t.sku] not in mapping:
+                mapping[skus[t.sku]] = t.external_ids[field]
+        missing = sorted({sku for sku in skus.values() if sku not in mapping})
         if not missing:
             return
         found = await connector.discover_mapping(missing)
         mapping.update(found)
         await self._db(lambda repo: repo.set_external_ids(
-            self.channel.code, {sku: {field: gid} for sku, gid in found.items()}))
+            self.channel.code, {key: {field: found[sku]} for key, sku in skus.items()
+                                if sku in found}))
 
     def _observe_call(self, started: float, outcome: str, error: str | None) -> None:
         metrics.CHANNEL_API.labels(*self.labels, outcome).observe(time.perf_counter() - started)

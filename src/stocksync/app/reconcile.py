@@ -19,7 +19,14 @@ import anyio
 from stocksync import metrics
 from stocksync.app.service import Stocksync
 from stocksync.channels.base import ChannelConnector, DiscoversMapping, QuantitySet, RateLimited
-from stocksync.core.channel_rules import SkuState, channel_quantity, sku_included
+from stocksync.core.channel_rules import (
+    SkuState,
+    channel_quantity,
+    leg_quantities,
+    location_legs,
+    sku_included,
+    split_key,
+)
 from stocksync.core.channels import Channel
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -95,10 +102,13 @@ def _expected(svc: Stocksync, channel: Channel) -> tuple[dict[str, int], set[str
             for level in uow.ledger.levels(skus[start:start + 1000], now):
                 available.setdefault(level.sku, {})[level.location] = level.available
     deleted = {i.sku for i in items if i.is_deleted}
-    expected = {i.sku: channel_quantity(channel.rules, SkuState(
-        i.sku, available.get(i.sku, {}), i.sku in deleted))
-        for i in items if sku_included(channel.rules, i.sku)}
-    return expected, deleted
+    states = [SkuState(i.sku, available.get(i.sku, {}), i.sku in deleted)
+              for i in items if sku_included(channel.rules, i.sku)]
+    legs = location_legs(channel.settings)
+    if legs:  # a mapped channel: one key per SKU and store location, `SKU@<store id>`
+        return {k: q for state in states
+                for k, q in leg_quantities(channel.rules, legs, state).items()}, deleted
+    return {state.sku: channel_quantity(channel.rules, state) for state in states}, deleted
 
 
 async def reconcile(svc: Stocksync, channel: Channel, connector: ChannelConnector, *,
@@ -128,28 +138,29 @@ async def _compare(svc: Stocksync, channel: Channel, connector: ChannelConnector
     if discovers and full_catalog:  # the whole catalog: untracked SKUs too
         listed = set(await _patiently(partial(connector.discover_mapping, None)))
     elif discovers:
-        unmapped = [s for s in expected if s not in connector.mapping]
+        unmapped = sorted({split_key(s)[0] for s in expected} - set(connector.mapping))
         if unmapped:
             await _patiently(partial(connector.discover_mapping, unmapped))
-    skus = sorted(expected)
+    skus = sorted(expected)  # SKUs, or SKU@<store id> keys on a mapped channel
     actual: dict[str, int] = {}
     for start in range(0, len(skus), READ_CHUNK):
         chunk = skus[start:start + READ_CHUNK]
         if listed is not None:
-            chunk = [s for s in chunk if s in listed]
+            chunk = [s for s in chunk if split_key(s)[0] in listed]
         if chunk:
             actual.update(await _patiently(lambda c=chunk: connector.fetch_quantities(c)))
         if progress:
             progress(min(start + READ_CHUNK, len(skus)), len(skus))
     report.compared = len(actual)
     for sku in skus:
+        gone = split_key(sku)[0] in deleted
         if sku not in actual:
-            if sku not in deleted:
-                report.missing.append(sku)
+            if not gone and split_key(sku)[0] not in report.missing:
+                report.missing.append(split_key(sku)[0])
             continue
         want, have = expected[sku], actual[sku]
         if want != have and sku not in in_flight:  # a push on its way is not drift
-            bucket = report.status_mismatches if sku in deleted else report.mismatches
+            bucket = report.status_mismatches if gone else report.mismatches
             bucket.append(Mismatch(sku, want, have))
     if listed is not None:
         known = await anyio.to_thread.run_sync(_all_skus, svc, channel.tenant_id)

@@ -44,6 +44,7 @@ class RateLimit:
 DEFAULT_RATE_LIMITS: Mapping[str, RateLimit] = {
     "getListingsItem": RateLimit(5.0, 10.0),
     "patchListingsItem": RateLimit(5.0, 5.0),
+    "putListingsItem": RateLimit(5.0, 10.0),
     "createFeedDocument": RateLimit(0.5, 15.0),
     "createFeed": RateLimit(0.0083, 15.0),
     "getFeed": RateLimit(2.0, 15.0),

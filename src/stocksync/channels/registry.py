@@ -17,6 +17,7 @@ from stocksync.channels.shopify import ShopifyConnector
 from stocksync.channels.square import PRODUCTION_URL as SQUARE_URL
 from stocksync.channels.square import SquareConnector
 from stocksync.channels.woocommerce import WooCommerceConnector
+from stocksync.core.channel_rules import check_location_map, location_legs
 from stocksync.core.channels import Channel, ChannelKind
 from stocksync.core.errors import InvalidInput
 
@@ -40,6 +41,10 @@ CLASSES: dict[ChannelKind, type[PlatformFacts]] = {
     ChannelKind.SQUARE: SquareConnector, ChannelKind.EBAY: EbayConnector,
     ChannelKind.AMAZON: AmazonConnector,
 }
+# Kinds whose quantities can go to several store locations (`location_map.<id>` settings).
+# Square (one location per connector and order reader today) and WooCommerce (no
+# locations in its core API) are not among them yet.
+MULTI_LOCATION = frozenset({ChannelKind.SHOPIFY})
 # Kinds stocksync pushes quantities to; a POS only sends webhooks.
 PUSHED = frozenset(kind for kind, facts in CLASSES.items() if facts.pushed)
 
@@ -71,6 +76,15 @@ def check(kind: ChannelKind, settings: dict[str, str], credentials: dict[str, st
         if not ok:
             raise InvalidInput("settings.order_poll_seconds must be 0 (off) or a number of "
                                "seconds from 1 to 86400", field="settings.order_poll_seconds")
+    legs = location_legs(settings)
+    if legs:
+        if kind not in MULTI_LOCATION:
+            raise InvalidInput(f"a {kind.value} channel pushes to one store location: "
+                               "location_map settings are for Shopify only",
+                               field="settings")
+        problem = check_location_map(legs)
+        if problem:
+            raise InvalidInput(problem, field="settings")
     for name in needed_settings:
         if not settings.get(name):
             raise InvalidInput(f"a {kind.value} channel needs settings.{name}",
@@ -83,9 +97,12 @@ def check(kind: ChannelKind, settings: dict[str, str], credentials: dict[str, st
 
 
 def location_map(settings: dict[str, str]) -> dict[str, str]:
-    """`location.<platform location id>` settings: platform location -> stocksync location."""
-    return {key.split(".", 1)[1]: code for key, code in settings.items()
-            if key.startswith("location.") and code}
+    """`location.<platform location id>` settings: platform location -> stocksync location.
+    A mapped store location (`location_map.<id>`) takes its orders from the first location
+    of its group unless a `location.<id>` setting says otherwise."""
+    mapped = {leg: codes[0] for leg, codes in location_legs(settings).items()}
+    return mapped | {key.split(".", 1)[1]: code for key, code in settings.items()
+                     if key.startswith("location.") and code}
 
 
 def _rate(settings: dict[str, str]) -> float | None:
@@ -104,7 +121,8 @@ def build(channel: Channel, credentials: dict[str, str], client: httpx.AsyncClie
             return ShopifyConnector(client, s["shop_url"], c["access_token"],
                                     location_id=s["location_id"],
                                     api_version=s.get("api_version", "2026-04"),
-                                    key_namespace=namespace, locations=location_map(s))
+                                    key_namespace=namespace, locations=location_map(s),
+                                    legs=list(location_legs(s)))
         case ChannelKind.GENERIC_HTTP:
             return GenericHttpConnector(client, s["url"], c["secret"], key_namespace=namespace)
         case ChannelKind.WOOCOMMERCE:

@@ -14,7 +14,6 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -28,6 +27,17 @@ from stocksync.channels.base import (
     Unavailable,
 )
 from stocksync.channels.facts import PlatformFacts
+from stocksync.channels.shopify_inventory_wire import (
+    CHECK_SHOP,
+    LIST_VARIANTS,
+    READ_LEVELS,
+    SET_QUANTITIES,
+    LevelEntry,
+    available_after,
+    created_before,
+    location_gid,
+    search_escape,
+)
 from stocksync.channels.shopify_orders import ShopifyOrderReader
 from stocksync.channels.shopify_throttle import (
     LEVEL_COST_PER_ITEM,
@@ -38,6 +48,7 @@ from stocksync.channels.shopify_throttle import (
     ShopifyPacer,
     raise_for_status,
 )
+from stocksync.core.channel_rules import split_key
 from stocksync.core.inbound import InboundMessage
 
 JsonObject = dict[str, Any]  # JSON at the wire boundary
@@ -53,34 +64,6 @@ STALE_CODES = frozenset({"CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE"}
 REPLAY_SLACK_S = 2.0
 CONCURRENCY_VERSION = "2026-01"  # changeFromQuantity and @idempotent exist from here
 
-SET_QUANTITIES = """
-mutation StocksyncSetQuantities($input: InventorySetQuantitiesInput!) {
-  inventorySetQuantities(input: $input)%(directive)s {
-    inventoryAdjustmentGroup {
-      id createdAt changes { name delta quantityAfterChange item { id } }
-    }
-    userErrors { code field message }
-  }
-}"""
-READ_LEVELS = """
-query StocksyncLevels($ids: [ID!]!, $locationId: ID!) {
-  nodes(ids: $ids) {
-    ... on InventoryItem {
-      id
-      inventoryLevel(locationId: $locationId) { quantities(names: ["available"]) { name quantity } }
-    }
-  }
-}"""
-CHECK_SHOP = "query StocksyncShop { shop { name } }"
-LIST_VARIANTS = """
-query StocksyncVariants($first: Int!, $after: String, $query: String) {
-  productVariants(first: $first, after: $after, query: $query) {
-    nodes { sku inventoryItem { id } }
-    pageInfo { hasNextPage endCursor }
-  }
-}"""
-
-
 def verify_webhook(secret: str, body: bytes, header_value: str) -> bool:
     """X-Shopify-Hmac-Sha256 = base64(HMAC-SHA256(client secret, raw body)) (shopify.md §6.3).
     During a secret rotation call this once per secret and accept either."""
@@ -88,17 +71,10 @@ def verify_webhook(secret: str, body: bytes, header_value: str) -> bool:
     return hmac.compare_digest(base64.b64encode(digest), header_value.strip().encode())
 
 
-@dataclass(slots=True)
-class _Entry:
-    sku: str
-    item_id: str
-    quantity: int
-    change_from: int | None
-
-
 class ShopifyConnector(PlatformFacts):
-    """Pushes absolute `available` quantities of one location of one shop, and reads its
-    orders back (FetchesOrders, PollsOrders: channels/shopify_orders.py).
+    """Pushes absolute `available` quantities of one location of one shop (or, for target
+    keys `SKU@<location id>`, of each mapped location: core/channel_rules.py), and reads
+    its orders back (FetchesOrders, PollsOrders: channels/shopify_orders.py).
 
     `locations`: Shopify location id -> stocksync location code, the channel settings'
     `location.<id>` entries (as the webhook parser reads them)."""
@@ -117,13 +93,15 @@ class ShopifyConnector(PlatformFacts):
                  location_id: str, api_version: str = "2026-04",
                  mapping: Mapping[str, str] | None = None, key_namespace: str | None = None,
                  locations: Mapping[str, str] | None = None, order_page_size: int = 50,
+                 legs: Sequence[str] = (),
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
         self.endpoint = f"{shop_url.rstrip('/')}/admin/api/{api_version}/graphql.json"
-        self.location_id = (location_id if location_id.startswith("gid://")
-                            else f"gid://shopify/Location/{location_id}")
+        self.location_id = location_gid(location_id)
         self.api_version = api_version
+        # Mapped store locations (location_map.<id>): quantities are per `SKU@<id>` key.
+        self.legs = tuple(legs)
         self.mapping: dict[str, str] = dict(mapping or {})  # sku -> InventoryItem GID
         self.pacer = ShopifyPacer(clock)
         self._headers = {"X-Shopify-Access-Token": access_token}
@@ -139,22 +117,48 @@ class ShopifyConnector(PlatformFacts):
     async def set_quantities(self, changes: Sequence[QuantitySet]) -> PushReport:
         report = PushReport()
         latest = {change.sku: change for change in changes}  # one entry per item per call
-        entries: list[_Entry] = []
-        for sku, change in latest.items():
+        entries: list[LevelEntry] = []
+        for key, change in latest.items():
+            if self.legs and split_key(key)[1] is None:
+                # A pooled value (a reconciliation) would land on one location only.
+                report.rejected[key] = ("this channel is set per store location "
+                                        "(location_map): one quantity per SKU@<location>")
+                continue
+            sku, location_id = self._level_of(key)
             item_id = self.mapping.get(sku)
             if item_id is None:
-                report.rejected[sku] = "no Shopify inventory item is mapped to this SKU"
+                report.rejected[key] = "no Shopify inventory item is mapped to this SKU"
             else:
-                entries.append(_Entry(sku, item_id, change.quantity, change.known))
+                entries.append(LevelEntry(key, item_id, change.quantity, change.known,
+                                      location_id))
         for start in range(0, len(entries), MAX_INPUT_ARRAY):
             await self._push(entries[start:start + MAX_INPUT_ARRAY], report)
         return report
 
     async def fetch_quantities(self, skus: Sequence[str]) -> dict[str, int]:
-        """Current `available` at the location; SKUs unmapped or not stocked are left out."""
-        sku_by_item = {self.mapping[sku]: sku for sku in skus if sku in self.mapping}
-        levels = await self._read_available(list(sku_by_item))
-        return {sku_by_item[item]: qty for item, qty in levels.items() if qty is not None}
+        """Current `available` at the location (per key: the SKU's, or `SKU@<location>`'s);
+        SKUs unmapped or not stocked are left out."""
+        keys_by_level: dict[tuple[str, str], list[str]] = {}
+        for key in skus:
+            sku, leg = split_key(key)
+            if sku not in self.mapping:
+                continue
+            # A bare SKU on a mapped channel: the sum over its store locations (what a
+            # reconciliation compares with the pooled quantity).
+            for location_id in ([location_gid(x) for x in self.legs] if self.legs and leg is
+                                None else [self._level_of(key)[1]]):
+                keys_by_level.setdefault((self.mapping[sku], location_id), []).append(key)
+        levels = await self._read_available(list(keys_by_level))
+        found: dict[str, int] = {}
+        for level, qty in levels.items():
+            for key in keys_by_level[level] if qty is not None else ():
+                found[key] = found.get(key, 0) + qty
+        return found
+
+    def _level_of(self, key: str) -> tuple[str, str]:
+        """A target key -> (SKU, Location GID): a mapped store location's, or the channel's."""
+        sku, leg = split_key(key)
+        return sku, (self.location_id if leg is None else location_gid(leg))
 
     async def fetch_orders(self, order_ids: Sequence[str]) -> list[InboundMessage]:
         return await self.orders.fetch_orders(order_ids)
@@ -173,7 +177,7 @@ class ShopifyConnector(PlatformFacts):
         wanted = None if skus is None else set(skus)
         ordered = sorted(wanted or ())
         searches: list[str | None] = [None] if wanted is None else [
-            " OR ".join(f'sku:"{_search_escape(sku)}"' for sku in ordered[i:i + SKUS_PER_SEARCH])
+            " OR ".join(f'sku:"{search_escape(sku)}"' for sku in ordered[i:i + SKUS_PER_SEARCH])
             for i in range(0, len(ordered), SKUS_PER_SEARCH)]
         found: dict[str, str] = {}
         for search in searches:
@@ -201,7 +205,7 @@ class ShopifyConnector(PlatformFacts):
         return found
 
     # -- pushing -------------------------------------------------------------------------------
-    async def _push(self, entries: list[_Entry], report: PushReport) -> None:
+    async def _push(self, entries: list[LevelEntry], report: PushReport) -> None:
         unknown = [e for e in entries if e.change_from is None]
         if unknown:
             await self._refresh(unknown)
@@ -216,12 +220,12 @@ class ShopifyConnector(PlatformFacts):
             payload = await self._mutate(pending)
             errors = payload.get("userErrors") or []
             if not errors:
-                if _created_before(payload, sent_at - timedelta(seconds=REPLAY_SLACK_S)):
+                if created_before(payload, sent_at - timedelta(seconds=REPLAY_SLACK_S)):
                     pending = await self._confirm_replay(pending, report)
                     continue
-                after = _available_after(payload)
+                after = available_after(payload)
                 for entry in pending:
-                    report.acknowledged[entry.sku] = after.get(entry.item_id, entry.quantity)
+                    report.acknowledged[entry.sku] = after.get(entry.level, entry.quantity)
                 return
             stale = self._sort_user_errors(errors, pending, report)
             if stale:
@@ -231,15 +235,15 @@ class ShopifyConnector(PlatformFacts):
                        if e.sku not in report.rejected and e.sku not in stale]
         raise Unavailable(f"inventorySetQuantities did not settle: {errors[:3]}")
 
-    async def _report_changed(self, entries: list[_Entry], report: PushReport) -> None:
+    async def _report_changed(self, entries: list[LevelEntry], report: PushReport) -> None:
         """Compare-and-set lost (shopify.md §3.1): Shopify's stock moved since `known`, most
         likely a sale whose orders/create stocksync has not counted yet. Setting stocksync's
         value over it would erase that sale, so report what Shopify shows now and let the
         pusher wait for the order that explains it."""
         report.changed_read_at = datetime.now(UTC)  # sales before it are in what is read
-        current = await self._read_available([e.item_id for e in entries])
+        current = await self._read_available([e.level for e in entries])
         for entry in entries:
-            value = current.get(entry.item_id)
+            value = current.get(entry.level)
             if value is None:
                 report.rejected[entry.sku] = "the item is not stocked at this Shopify location"
             else:
@@ -247,7 +251,8 @@ class ShopifyConnector(PlatformFacts):
                 # it was read, not set, and may include a sale whose order comes later.
                 report.changed[entry.sku] = value
 
-    async def _confirm_replay(self, pending: list[_Entry], report: PushReport) -> list[_Entry]:
+    async def _confirm_replay(self, pending: list[LevelEntry],
+                              report: PushReport) -> list[LevelEntry]:
         """Shopify answered with the stored result of an earlier attempt under this key.
         Usually that is our own unacknowledged attempt (a retry after a timeout), but with a
         namespace that survives restarts it can be an older push of identical content
@@ -256,16 +261,16 @@ class ShopifyConnector(PlatformFacts):
         still compared with the value stocksync expects (never with what Shopify shows now:
         when our own attempt was applied and Shopify sold since, that would set the sold
         units back; the comparison fails instead and the sale waits for its order)."""
-        current = await self._read_available([e.item_id for e in pending])
-        again: list[_Entry] = []
+        current = await self._read_available([e.level for e in pending])
+        again: list[LevelEntry] = []
         for entry in pending:
-            if current.get(entry.item_id) == entry.quantity:
+            if current.get(entry.level) == entry.quantity:
                 report.acknowledged[entry.sku] = entry.quantity
             else:
                 again.append(entry)
         return again
 
-    def _sort_user_errors(self, errors: list[JsonObject], pending: list[_Entry],
+    def _sort_user_errors(self, errors: list[JsonObject], pending: list[LevelEntry],
                           report: PushReport) -> set[str]:
         """Reject the entries Shopify refused for good; return the SKUs that were stale."""
         stale: set[str] = set()
@@ -284,12 +289,12 @@ class ShopifyConnector(PlatformFacts):
                 report.rejected[pending[index].sku] = f"{code}: {error.get('message')}"
         return stale
 
-    async def _mutate(self, entries: list[_Entry]) -> JsonObject:
+    async def _mutate(self, entries: list[LevelEntry]) -> JsonObject:
         concurrency = self.api_version >= CONCURRENCY_VERSION or self.api_version == "unstable"
         quantities: list[JsonObject] = []
         for entry in entries:
             quantity: JsonObject = {"inventoryItemId": entry.item_id,
-                                    "locationId": self.location_id,
+                                    "locationId": entry.location_id,
                                     "quantity": entry.quantity}
             # 2026-01+: changeFromQuantity (null = no check); older: compareQuantity.
             quantity["changeFromQuantity" if concurrency else "compareQuantity"] = (
@@ -326,19 +331,31 @@ class ShopifyConnector(PlatformFacts):
         while len(self._key_uses) > KEYS_REMEMBERED:
             self._key_uses.popitem(last=False)
 
-    async def _refresh(self, entries: list[_Entry]) -> None:
-        current = await self._read_available([e.item_id for e in entries])
+    async def _refresh(self, entries: list[LevelEntry]) -> None:
+        current = await self._read_available([e.level for e in entries])
         for entry in entries:
-            entry.change_from = current.get(entry.item_id)  # None: not stocked -> Shopify says
+            entry.change_from = current.get(entry.level)  # None: not stocked -> Shopify says
 
     # -- reading -------------------------------------------------------------------------------
-    async def _read_available(self, item_ids: list[str]) -> dict[str, int | None]:
+    async def _read_available(self, wanted: list[tuple[str, str]]
+                              ) -> dict[tuple[str, str], int | None]:
+        """`available` per (InventoryItem GID, Location GID): one query per location."""
+        by_location: dict[str, list[str]] = {}
+        for item_id, location_id in wanted:
+            by_location.setdefault(location_id, []).append(item_id)
+        levels: dict[tuple[str, str], int | None] = {}
+        for location_id, item_ids in by_location.items():
+            for item_id, value in (await self._read_at(item_ids, location_id)).items():
+                levels[(item_id, location_id)] = value
+        return levels
+
+    async def _read_at(self, item_ids: list[str], location_id: str) -> dict[str, int | None]:
         levels: dict[str, int | None] = {}
         start = 0
         while start < len(item_ids):
             size = self.pacer.fit(LEVEL_COST_PER_ITEM, 0)
             batch = item_ids[start:start + size]
-            variables = {"ids": batch, "locationId": self.location_id}
+            variables = {"ids": batch, "locationId": location_id}
             try:
                 data = await self._graphql(READ_LEVELS, variables,
                                            len(batch) * LEVEL_COST_PER_ITEM)
@@ -372,21 +389,3 @@ class ShopifyConnector(PlatformFacts):
         finally:
             self.pacer.settle(cost)
         return raise_for_status(response, self.pacer)
-
-
-def _available_after(payload: JsonObject) -> dict[str, int]:
-    group = payload.get("inventoryAdjustmentGroup") or {}
-    return {change["item"]["id"]: change["quantityAfterChange"]
-            for change in group.get("changes") or [] if change.get("name") == "available"}
-
-
-def _created_before(payload: JsonObject, moment: datetime) -> bool:
-    created = (payload.get("inventoryAdjustmentGroup") or {}).get("createdAt")
-    try:
-        return created is not None and datetime.fromisoformat(str(created)) < moment
-    except ValueError:
-        return False
-
-
-def _search_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')

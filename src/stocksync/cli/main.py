@@ -30,8 +30,10 @@ from stocksync.cli.common import (
 from stocksync.cli.imports import import_cmd
 from stocksync.cli.inbox import inbox_app
 from stocksync.cli.leakage import leakage_app
+from stocksync.cli.listings import listings_app
 from stocksync.cli.reconcile import reconcile_cmd
 from stocksync.cli.simulate import simulate_app
+from stocksync.cli.stream import stream_app
 from stocksync.cli.tenants import keys_app, tenants_app
 
 app = command_group("stocksync: one ledger of stock, pushed to every sales channel.")
@@ -41,6 +43,8 @@ app.add_typer(simulate_app, name="simulate")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(leakage_app, name="leakage")
 app.add_typer(storefront_keys_app, name="storefront-keys")
+app.add_typer(stream_app, name="stream")
+app.add_typer(listings_app, name="listings")
 
 
 def _print_version(value: bool) -> None:
@@ -62,8 +66,12 @@ def serve(
     host: Annotated[str | None, typer.Option(help="listen address")] = None,
     port: Annotated[int | None, typer.Option(help="listen port")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="create a demo tenant with stock")] = False,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, max=64,
+        help="server processes (PostgreSQL only; singletons run in one of them)")] = 1,
 ) -> None:
-    """Run the HTTP API and the workers in one process (SQLite by default)."""
+    """Run the HTTP API and the workers in one process (SQLite by default), or in
+    --workers N processes on PostgreSQL."""
     import uvicorn
 
     from stocksync.api.app import create_app
@@ -72,9 +80,17 @@ def serve(
     from stocksync.cli.demo import check_port_free, start_demo
 
     cfg = settings(database_url, host=host, port=port)
+    if workers > 1 and (cfg.is_sqlite or demo):
+        raise fail("--workers N needs PostgreSQL and no --demo: SQLite has one writer, "
+                   "served by one process")
     # Before anything changes (migrations, demo keys, channels): a busy port ends here.
     check_port_free(cfg.host, cfg.port)
     svc = build_service(cfg)
+    if workers > 1:
+        from stocksync.api.multiproc import serve_processes
+
+        svc.engine.dispose()  # migrated: the processes open their own connections
+        raise typer.Exit(serve_processes(cfg, workers))
     app_ = create_app(cfg, svc)
     if demo:
         start_demo(svc, cfg)
@@ -100,6 +116,7 @@ def worker(database_url: DbOption = None) -> None:
     from stocksync.workers import start_workers
     from stocksync.workers.alerts import AlertWorker
     from stocksync.workers.channels import ChannelSupervisor
+    from stocksync.workers.content import ContentSupervisor
     from stocksync.workers.ingest import IngestWorker
     from stocksync.workers.reconciler import ReconcileScheduler
 
@@ -115,7 +132,8 @@ def worker(database_url: DbOption = None) -> None:
         tasks = [asyncio.create_task(ChannelSupervisor(svc, svc.box).run()),
                  asyncio.create_task(IngestWorker(svc, svc.box).run()),
                  asyncio.create_task(ReconcileScheduler(svc).run()),
-                 asyncio.create_task(AlertWorker(svc).run())]
+                 asyncio.create_task(AlertWorker(svc).run()),
+                 asyncio.create_task(ContentSupervisor(svc).run())]  # content sync
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -142,6 +160,8 @@ def migrate(database_url: DbOption = None) -> None:
     cfg = settings(database_url)
     upgrade(make_engine(cfg))
     console.print("[green]database is at the latest schema[/green]")
+    from stocksync.cli.stream import setup_if_configured
+    setup_if_configured(cfg)  # STOCKSYNC_NATS_URL set: the stream too
 
 
 EventFile = Annotated[Path, typer.Argument(help="JSON array or JSONL of events", exists=True,

@@ -46,6 +46,7 @@ class ChannelState(StrEnum):
     DEGRADED = "degraded"  # behind by more than the lag threshold, or webhooks refused
     FAILING = "failing"  # its pushes or order reads fail now
     PAUSED = "paused"  # disabled by the merchant
+    PREVIEW = "preview"  # new, not pushed until the merchant confirms its dry run
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import ClassVar
 
+from stocksync.core.channel_rules import location_legs
 from stocksync.core.inbound import (
     ChannelReturn,
     ChannelSale,
@@ -58,8 +59,10 @@ class ShopifyWebhookParser:
     line, LevelReport per level.
 
     Settings: `location.<shopify location id>` = stocksync location code for orders placed
-    (and refund lines restocked) at that Shopify location; without it, and for online orders
-    (`location_id` null), the location is left to the ingestor.
+    (and refund lines restocked) at that Shopify location; without it, a mapped store
+    location (`location_map.<id>`) gives the first location of its group, as polled orders
+    do (channels.registry.location_map); otherwise, and for online orders (`location_id`
+    null), the location is left to the ingestor.
     """
 
     kind: ClassVar[str] = "shopify"
@@ -181,8 +184,8 @@ def _refund_line(line: Json, where: str, order_id: int, reference: str | None,
     location_id = line.get("location_id")  # where Shopify restocked; null: not given
     location = None
     if location_id is not None:
-        shop_location = numeric_id(location_id, f"{where}.location_id")
-        location = settings.get(f"location.{shop_location}") or None
+        location = _stocksync_location(settings, numeric_id(location_id,
+                                                            f"{where}.location_id"))
     sale_key = f"shopify:{order_id}:{line_id}"
     return ChannelReturn(sku=sku, quantity=quantity, key=f"{sale_key}:refund:{refund_line_id}",
                          location=location, sale_key=sale_key, occurred_at=occurred_at,
@@ -261,8 +264,16 @@ def _order_fields(order: Json, settings: Mapping[str, str]) -> tuple[int, str | 
     location_id = order.get("location_id")  # null for online orders
     location = None
     if location_id is not None:
-        location = settings.get(f"location.{numeric_id(location_id, 'location_id')}") or None
+        location = _stocksync_location(settings, numeric_id(location_id, "location_id"))
     return order_id, name, location
+
+
+def _stocksync_location(settings: Mapping[str, str], shop_location: int) -> str | None:
+    """`location.<id>`, else the first location of the store location's mapped group
+    (the rule of channels.registry.location_map, which this module cannot import: the
+    Shopify connector imports it)."""
+    group = location_legs(settings).get(str(shop_location), ())
+    return settings.get(f"location.{shop_location}") or (group[0] if group else None)
 
 
 def _lines(order: Json) -> list[tuple[str, Json]]:

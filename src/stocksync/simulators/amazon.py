@@ -30,6 +30,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from stocksync.simulators import amazon_catalog
 from stocksync.simulators.amazon_admin import install_admin
 from stocksync.simulators.amazon_feeds import FeedStore
 from stocksync.simulators.amazon_listings import (
@@ -39,7 +40,9 @@ from stocksync.simulators.amazon_listings import (
     render_listing,
     submit_patch,
 )
+from stocksync.simulators.amazon_oauth import mount_oauth
 from stocksync.simulators.amazon_orders import install_orders
+from stocksync.simulators.amazon_put import delete_listing, put_listing
 from stocksync.simulators.amazon_state import AmazonSimConfig, AmazonSimState
 
 __all__ = ["AmazonSimConfig", "AmazonSimState", "create_app", "run"]
@@ -65,6 +68,7 @@ def create_app(config: AmazonSimConfig | None = None) -> FastAPI:
     feeds = FeedStore(sim)
     app = FastAPI(title="stocksync Amazon SP-API simulator")
     app.state.sim, app.state.feeds = sim, feeds
+    amazon_catalog.install(app, sim)  # listing content (content sync)
 
     def reply(request: Request, operation: str, status: int, body: dict[str, Any],
               outcome: str, sku: str | None = None) -> JSONResponse:
@@ -182,6 +186,32 @@ def create_app(config: AmazonSimConfig | None = None) -> FastAPI:
         return reply(request, op, 200, answer,
                      "ok" if answer["status"] != "INVALID" else "invalid", sku)
 
+    @app.put(LISTINGS)
+    async def put_listings_item(seller_id: str, sku: str, request: Request) -> JSONResponse:
+        op = "putListingsItem"  # create or fully update (create_missing): amazon_put.py
+        if (refused := await gate(request, op, sku) or listing_scope(
+                request, op, seller_id, sku)) is not None:
+            return refused
+        try:
+            answer = put_listing(sim, sku, _json(await request.body()))
+        except MalformedRequest as exc:
+            return reply(request, op, 400, errors("InvalidInput", CANNOT_PARSE, str(exc)),
+                         "bad_request", sku)
+        return reply(request, op, 200, answer,
+                     "ok" if answer["status"] != "INVALID" else "invalid", sku)
+
+    @app.delete(LISTINGS)
+    async def delete_listings_item(seller_id: str, sku: str, request: Request) -> JSONResponse:
+        op = "deleteListingsItem"  # a deleted item's listing ended: amazon_put.py
+        if (refused := await gate(request, op, sku) or listing_scope(
+                request, op, seller_id, sku)) is not None:
+            return refused
+        answer = delete_listing(sim, sku)
+        if answer is None:
+            return reply(request, op, 404, errors("NOT_FOUND", f"SKU '{sku}' not found"),
+                         "not_found", sku)
+        return reply(request, op, 200, answer, "ok", sku)
+
     @app.post(f"{FEEDS}/documents")
     async def create_feed_document(request: Request) -> JSONResponse:
         op = "createFeedDocument"
@@ -278,6 +308,7 @@ def create_app(config: AmazonSimConfig | None = None) -> FastAPI:
 
     install_admin(app, sim, feeds)
     install_orders(app, sim, gate, reply)
+    mount_oauth(app, config)  # the store-connection flow (issue 14)
     return app
 
 

@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 from uuid import uuid4
 
+from stocksync.simulators import amazon_catalog
 from stocksync.simulators.amazon_state import (
     AmazonSimState,
     JsonObject,
@@ -78,6 +79,8 @@ def check_patch(body: object) -> CheckedPatch:
             raise MalformedRequest("value must be an array of objects")
         if match.group(1) == FULFILLMENT and patch["op"] != "delete":
             checked.issues += _fulfillment_issues(value or [])
+        checked.issues += amazon_catalog.attribute_issues(  # content sync attributes
+            match.group(1), patch["op"], value, issue)
         checked.patches.append(AttributePatch(match.group(1), patch["op"],
                                               value if isinstance(value, list) else []))
     return checked

@@ -43,8 +43,10 @@ from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from stocksync.simulators import ebay_catalog
 from stocksync.simulators import ebay_inventory as inventory
 from stocksync.simulators import ebay_order_routes as order_routes
+from stocksync.simulators.ebay_oauth import mount_oauth
 from stocksync.simulators.ebay_orders import OrderBook
 from stocksync.simulators.ebay_state import (
     GRANTED_SCOPES,
@@ -106,6 +108,7 @@ def create_app(config: EbaySimConfig | None = None) -> FastAPI:
     sim = EbaySimState(config)
     app = FastAPI(title="stocksync eBay simulator")
     app.state.sim = sim
+    ebay_catalog.install(app, sim)  # product content (content sync)
 
     def record(request: Request, status: int, outcome: str,
                result: inventory.Answer | None = None, body: JsonObject | None = None) -> None:
@@ -272,6 +275,9 @@ def create_app(config: EbaySimConfig | None = None) -> FastAPI:
             "resources": [{"name": "sell.inventory", "rates": [sim.quota.rate()]}]}]})
         return answer(request, result)
 
+    ebay_catalog.install_offers(app, sim, gate, lambda request, status, body, skus: answer(
+        request, inventory.Answer(status, body, skus)))  # content sync: create listings
+
     @app.get(f"{ANALYTICS}/rate_limit/")
     async def app_rate_limits(request: Request) -> Response:
         return await rate_limits(request, "app")
@@ -282,6 +288,7 @@ def create_app(config: EbaySimConfig | None = None) -> FastAPI:
 
     _admin_routes(app, sim)
     order_routes.register(app, sim, OrderBook(config.notification_url), gate, answer, refuse)
+    mount_oauth(app, config)  # the store-connection flow (issue 14)
     return app
 
 

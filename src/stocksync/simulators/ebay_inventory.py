@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from stocksync.simulators import ebay_catalog
 from stocksync.simulators.ebay_state import (
     MAX_SKU_LENGTH,
     MAX_TITLE_LENGTH,
@@ -40,14 +41,15 @@ class Answer:
     error_ids: list[int] = field(default_factory=list)
 
 
-def item_json(item: InventoryItem) -> JsonObject:
+def item_json(item: InventoryItem, sim: EbaySimState | None = None) -> JsonObject:
     ship: JsonObject = {"quantity": item.quantity}
     if item.distributions:
         ship["availabilityDistributions"] = [
             {"merchantLocationKey": key, "quantity": quantity}
             for key, quantity in item.distributions.items()]
     return {"sku": item.sku, "locale": item.locale, "condition": item.condition,
-            "product": {"title": item.title},
+            "product": {**ebay_catalog.product_of(sim, item.sku), "title": item.title}
+            if sim is not None else {"title": item.title},
             "availability": {"shipToLocationAvailability": ship}}
 
 
@@ -79,7 +81,7 @@ def get_item(sim: EbaySimState, sku: str) -> Answer:
     item = sim.items.get(sku)
     if item is None:
         return Answer(404, not_found(sku), [sku], [NOT_FOUND])
-    return Answer(200, item_json(item), [sku])
+    return Answer(200, item_json(item, sim), [sku])
 
 
 def get_items(sim: EbaySimState, href: str, limit: int, offset: int) -> Answer:
@@ -185,6 +187,7 @@ def replace_item(sim: EbaySimState, sku: str, body: object, language: str | None
         errors.append(invalid("product.title", f"Max length {MAX_TITLE_LENGTH}."))
     if not _count(quantity) or distributions is None:
         errors.append(invalid("shipToLocationAvailability.quantity"))
+    errors += ebay_catalog.check_product(body, invalid)  # content: aspects, images...
     listings = sim.listings_of(sku)
     for listing in capped_listings(sim, listings, set()):
         sim.violate("revision_cap", "createOrReplaceInventoryItem beyond the daily cap",
@@ -196,6 +199,7 @@ def replace_item(sim: EbaySimState, sku: str, body: object, language: str | None
     # Full replace (ebay.md §2): whatever is not resent is gone, notably the quantity.
     sim.items[sku] = InventoryItem(sku, str(title or ""), int(quantity), distributions or {},
                                    str(condition), language.replace("-", "_"))
+    ebay_catalog.keep_product(sim, sku, body)
     count_revisions(sim, listings)
     return Answer(204 if existing else 201, None, [sku])
 

@@ -37,7 +37,9 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from stocksync.simulators import shopify_catalog
 from stocksync.simulators.shopify_graphql import execute
+from stocksync.simulators.shopify_oauth import mount_oauth
 from stocksync.simulators.shopify_operation import parse_api_version
 from stocksync.simulators.shopify_state import (
     RequestRecord,
@@ -142,6 +144,7 @@ def create_app(config: ShopifySimConfig | None = None) -> FastAPI:
     app = FastAPI(title="stocksync Shopify simulator", lifespan=lifespan)
     app.state.sim = sim
     app.state.webhooks = webhooks
+    shopify_catalog.install(app, sim)  # product content (content sync)
 
     @app.post("/admin/api/{version}/graphql.json")
     async def graphql(version: str, request: Request) -> JSONResponse:
@@ -265,6 +268,7 @@ def create_app(config: ShopifySimConfig | None = None) -> FastAPI:
         webhooks.url, webhooks.secret = body.url, body.secret
         return {"url": webhooks.url}
 
+    mount_oauth(app, config)  # the store-connection flow (issue 14)
     return app
 
 

@@ -23,6 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from stocksync.simulators import shopify_catalog as catalog
+from stocksync.simulators import shopify_media as media
+from stocksync.simulators import shopify_product_create as product_create
 from stocksync.simulators.shopify_mutations import cost_set_quantities, run_set_quantities
 from stocksync.simulators.shopify_operation import (
     Executed,
@@ -63,6 +66,17 @@ HANDLERS: dict[tuple[str, str], tuple[CostFn, RunFn]] = {
     ("query", "order"): (cost_order, run_order),
     ("query", "orders"): (cost_orders, run_orders),
     ("query", "shop"): (cost_shop, run_shop),
+    # Product content (content sync): shopify_catalog.py.
+    ("mutation", "productUpdate"): (catalog.cost_mutation, catalog.run_product_update),
+    ("mutation", "productVariantsBulkUpdate"): (catalog.cost_mutation,
+                                                catalog.run_variants_bulk_update),
+    # Product images: shopify_media.py.
+    ("query", "product"): (media.cost_query, media.run_product),
+    ("mutation", "fileUpdate"): (catalog.cost_mutation, media.run_file_update),
+    # Listings stocksync creates (create_missing): shopify_product_create.py.
+    ("mutation", "productCreate"): (catalog.cost_mutation, product_create.run_product_create),
+    ("mutation", "productVariantsBulkCreate"): (catalog.cost_mutation,
+                                                product_create.run_variants_bulk_create),
 }
 
 

@@ -172,6 +172,7 @@ def _apply_set_quantities(state: ShopifySimState, data: JsonObject, version: Ver
     event_id, changes = uuid4().hex, []
     for item_id, location_id, quantity in planned:
         delta = state.apply_quantity(item_id, location_id, str(name), quantity, event_id)
+        state.raised_by_sets += max(delta, 0)
         level = state.levels[(item_id, location_id)]
         for changed, after in (("available", level.available), ("on_hand", level.on_hand)):
             changes.append({"name": changed, "delta": delta, "quantityAfterChange": after,

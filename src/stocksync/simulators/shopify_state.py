@@ -210,6 +210,9 @@ class ShopifySimState:
         self.idempotency: OrderedDict[str, StoredResult] = OrderedDict()
         self.requests: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
         self.throttled_count = 0
+        # Units by which inventorySetQuantities raised an `available` level: where stock only
+        # falls (the sales race), every one is a sold unit given back by a push.
+        self.raised_by_sets = 0
         self.webhook_sink: WebhookSink | None = None
         self._next_id = 1000
         self._next_order_number = FIRST_ORDER_NUMBER
@@ -386,6 +389,7 @@ class ShopifySimState:
             } for v in self.variants.values()],
             "available": skus,  # sku -> {location id: available}
             "throttled_count": self.throttled_count,
+            "raised_by_sets": self.raised_by_sets,
             "throttle_status": self.bucket.status(),
         }
 

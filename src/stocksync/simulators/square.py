@@ -43,6 +43,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from stocksync.simulators import square_catalog
 from stocksync.simulators.square_api import (
     Answer,
     batch_change,
@@ -52,6 +53,7 @@ from stocksync.simulators.square_api import (
     search_catalog,
 )
 from stocksync.simulators.square_inventory import format_quantity, format_time, utc_now
+from stocksync.simulators.square_oauth import mount_oauth
 from stocksync.simulators.square_orders_admin import add_order_routes
 from stocksync.simulators.square_orders_api import (
     batch_retrieve_changes,
@@ -185,6 +187,7 @@ def create_app(config: SquareSimConfig | None = None) -> FastAPI:
                            lambda body, seq, path: batch_retrieve_changes(sim, body, seq, path))
 
     add_order_routes(app, sim, _variation)
+    square_catalog.install(app, sim, serve)  # catalog writes (content sync)
 
     @app.get("/_sim/state")
     async def state() -> dict[str, Any]:
@@ -283,6 +286,7 @@ def create_app(config: SquareSimConfig | None = None) -> FastAPI:
         webhooks.url, webhooks.signature_key = body.url, body.signature_key
         return {"url": webhooks.url}
 
+    mount_oauth(app, config)  # the store-connection flow (issue 14)
     return app
 
 

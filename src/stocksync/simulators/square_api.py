@@ -352,6 +352,7 @@ def _matcher(query: object) -> Matcher | JsonObject:
 def variation_wire(v: Variation) -> JsonObject:
     return {"type": "ITEM_VARIATION", "id": v.id, "updated_at": v.updated_at,
             "version": v.version, "is_deleted": v.is_deleted, "present_at_all_locations": True,
+            "absent_at_location_ids": list(v.absent_at),
             "item_variation_data": {
                 "item_id": v.item_id, "name": v.name, "sku": v.sku, "ordinal": 1,
                 "pricing_type": "FIXED_PRICING",

@@ -32,7 +32,7 @@ EventSink = Callable[[str, JsonObject], None]  # (event type, data) -> webhook
 
 REQUEST_LOG_SIZE = 5_000
 VIOLATION_LOG_SIZE = 1_000
-SCOPES = ("ITEMS_READ", "INVENTORY_READ", "INVENTORY_WRITE", "ORDERS_READ")
+SCOPES = ("ITEMS_READ", "ITEMS_WRITE", "INVENTORY_READ", "INVENTORY_WRITE", "ORDERS_READ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +135,7 @@ class Variation:
     is_deleted: bool = False
     version: int = field(default_factory=lambda: int(time.time() * 1000))
     updated_at: str = field(default_factory=lambda: format_time(utc_now()))
+    absent_at: list[str] = field(default_factory=list)  # absent_at_location_ids
 
 
 @dataclass(slots=True)

@@ -37,8 +37,10 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from stocksync.simulators import woocommerce_catalog
 from stocksync.simulators.woocommerce_admin import admin_router
 from stocksync.simulators.woocommerce_limits import Monitor, RateWindow, RequestRecord
+from stocksync.simulators.woocommerce_oauth import mount_oauth
 from stocksync.simulators.woocommerce_resources import order_json, product_json
 from stocksync.simulators.woocommerce_rest import WooError, rest_router
 from stocksync.simulators.woocommerce_state import (
@@ -109,8 +111,10 @@ def create_app(config: WooCommerceSimConfig | None = None) -> FastAPI:
                               OUTCOME_BY_STATUS.get(response.status_code, "invalid"))
         return response
 
+    woocommerce_catalog.install(app, sim)  # product content (content sync)
     app.include_router(rest_router(sim, monitor, webhooks))
     app.include_router(admin_router(sim, monitor, window, webhooks))
+    mount_oauth(app, config)  # the store-connection flow (issue 14)
     return app
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from stocksync.simulators import woocommerce_catalog
 from stocksync.simulators.woocommerce_orders import Order, OrderLine, Refund
 from stocksync.simulators.woocommerce_state import (
     Item,
@@ -48,6 +49,7 @@ def product_json(sim: WooCommerceSimState, item: Item) -> JsonObject:
     }
     if item.type == "variable":
         body["variations"] = list(item.variation_ids)
+    body.update(woocommerce_catalog.content_json(sim, item))  # content sync
     return body
 
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from stocksync.simulators import woocommerce_catalog
 from stocksync.simulators.woocommerce_limits import Monitor, RequestRecord
 from stocksync.simulators.woocommerce_orders import Order
 from stocksync.simulators.woocommerce_resources import order_json, product_json, refund_json
@@ -150,10 +151,12 @@ def rest_router(sim: WooCommerceSimState, monitor: Monitor,
         item = sim.items.get(_id(spec.get("id")))
         if item is None:
             raise invalid_id()
+        woocommerce_catalog.apply_content(sim, item, spec)  # content sync: name, prices...
         sim.update_stock(item, {k: spec[k] for k in STOCK_FIELDS if k in spec}, by_api=True)
         return product_json(sim, item)
 
     def create_product(spec: JsonObject, parent_sku: str | None = None) -> JsonObject:
+        woocommerce_catalog.check_content(spec, spec.get("name") or "Product")  # before any change
         quantity = spec.get("stock_quantity")
         if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int)):
             raise ItemError("rest_invalid_param", "Invalid parameter(s): stock_quantity")
@@ -165,6 +168,7 @@ def rest_router(sim: WooCommerceSimState, monitor: Monitor,
                                 backorders=str(spec.get("backorders", "no")))
         except ValueError as exc:
             raise ItemError("product_invalid_sku", str(exc)) from exc
+        woocommerce_catalog.apply_content(sim, item, spec)  # content sync: prices, images...
         return product_json(sim, item)
 
     def delete_product(product_id: object) -> JsonObject:

@@ -3,7 +3,9 @@ app.ports.StoreAdmin), each call in its own short transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, func, select, text
 
@@ -11,8 +13,9 @@ from stocksync.app.ports import Doorbell, Running
 from stocksync.app.records import ReservationRecord
 from stocksync.bus.pg_notify import PgNotifyListener
 from stocksync.core.channels import Channel
-from stocksync.storage import inbox
+from stocksync.storage import inbox, reconciliations
 from stocksync.storage.channels import enabled_channels
+from stocksync.storage.connections import previewed_channels
 from stocksync.storage.engine import WRITE
 from stocksync.storage.idempotency import purge_idempotency_keys
 from stocksync.storage.reservations import due_reservations
@@ -31,7 +34,9 @@ class SqlStoreAdmin:
 
     def enabled_channels(self) -> list[Channel]:
         with self.engine.connect() as conn:
-            return enabled_channels(conn)
+            previewed = previewed_channels(conn)  # in preview: nothing is pushed yet
+            return [c for c in enabled_channels(conn)
+                    if (c.tenant_id, c.code) not in previewed]
 
     def channel_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -72,3 +77,12 @@ class SqlStoreAdmin:
                          sku: str | None = None) -> list[ReservationRecord]:
         with self.engine.connect() as conn:
             return due_reservations(conn, now, limit, tenant_id=tenant_id, sku=sku)
+
+    def save_report(self, report: Mapping[str, Any]) -> None:
+        reconciliations.save_report(self.engine, report)
+
+    def load_report(self, tenant_id: str, report_id: str) -> dict[str, Any] | None:
+        return reconciliations.load_report(self.engine, tenant_id, report_id)
+
+    def latest_report(self, tenant_id: str, channel: str) -> dict[str, Any] | None:
+        return reconciliations.latest(self.engine, tenant_id, channel)

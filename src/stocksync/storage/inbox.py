@@ -29,7 +29,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from stocksync.app.ports import NewDelivery
 from stocksync.app.records import Delivery
+from stocksync.core.channels import Channel
+from stocksync.storage.channel_health import record_refused_webhook
+from stocksync.storage.channels import channel_for_webhook
 from stocksync.storage.engine import WRITE
 from stocksync.storage.tables import inbox
 
@@ -230,3 +234,19 @@ class SqlInboxStore:
                retry_at: datetime | None = None) -> None:
         with self._writing() as conn, conn.begin():
             settle(conn, delivery_id, now, error=error, retry_at=retry_at)
+
+    def keep(self, deliveries: Sequence[NewDelivery], now: datetime) -> list[int | None]:
+        with self._writing() as conn, conn.begin():
+            return [store(conn, tenant_id=d.tenant_id, channel=d.channel, kind=d.kind,
+                          delivery_id=d.delivery_id, topic=d.topic, headers=d.headers,
+                          body=d.body, now=now, correlation_id=d.correlation_id,
+                          not_before=d.not_before)
+                    for d in deliveries]
+
+    def receiver(self, webhook_id: str) -> tuple[Channel, str | None] | None:
+        with self.engine.connect() as conn:
+            return channel_for_webhook(conn, webhook_id)
+
+    def record_refused(self, tenant_id: str, channel: str, now: datetime) -> None:
+        with self._writing() as conn, conn.begin():
+            record_refused_webhook(conn, tenant_id, channel, now)

@@ -399,3 +399,9 @@ import_mappings = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+from stocksync.storage import (  # noqa: E402  (each module's tables join `metadata`)
+    tables_connections,  # noqa: F401
+    tables_content,  # noqa: F401
+    tables_listings,  # noqa: F401
+    tables_stream,  # noqa: F401
+)

@@ -25,9 +25,11 @@ from stocksync.app.alerts import (
 from stocksync.app.service import Stocksync
 from stocksync.config import Settings
 from stocksync.core.channels import ChannelState
+from stocksync.storage.alert_reads import SqlAlertReads
 from stocksync.storage.alert_settings import StoredDestinations, all_destinations
 from stocksync.storage.engine import WRITE
 from stocksync.storage.tables import alerts, tenants
+from stocksync.stream.lag import conditions as stream_conditions
 
 log = structlog.get_logger()
 DIGEST = ("*", "digest", "email")  # the alerts row that remembers the last digest
@@ -53,11 +55,13 @@ class AlertWorker:
         now = self.svc.clock()
         sent: list[str] = []
         with self.svc.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-            health = channel_health(conn, self.settings, now)
+            reads = SqlAlertReads(conn)
+            health = channel_health(reads, self.settings, now)
             observe(health)
             holding = {(c.tenant_id, c.rule, c.subject): c
-                       for c in evaluate(conn, self.settings, now, health)}
-            for tenant_id, ratio in pressure_by_tenant(conn).items():
+                       for c in [*evaluate(reads, self.settings, now, health),
+                                 *stream_conditions(conn, self.settings, now)]}
+            for tenant_id, ratio in pressure_by_tenant(reads).items():
                 metrics.RESERVATION_PRESSURE.labels(tenant_id).set(ratio)
             self.destinations = all_destinations(conn)
             active = {(r.tenant_id, r.rule, r.subject): r for r in conn.execute(
@@ -145,7 +149,7 @@ class AlertWorker:
                 recipients = self._recipients(tenant_id)
                 if not recipients:
                     continue
-                report = digest(conn, tenant_id, since,  # type: ignore[arg-type]
+                report = digest(SqlAlertReads(conn), tenant_id, since,  # type: ignore[arg-type]
                                 self.svc.refusals.pop(tenant_id, 0))
                 mail = EmailMessage()
                 mail["Subject"] = f"stocksync daily digest: {name}"

@@ -28,6 +28,7 @@ from stocksync.channels import registry
 from stocksync.channels.base import ChannelError, PollsOrders, RateLimited, Rejected
 from stocksync.core.channels import Channel
 from stocksync.storage.credentials import CredentialBox
+from stocksync.stream.channel_feed import channel_feed, register_consumer
 
 log = structlog.get_logger()
 
@@ -59,6 +60,8 @@ class ChannelWorker:
         self.down = False  # the last push found the channel unreachable: probe it
         self.probed_up = False  # a probe said it answers again
         self.trust_probe = True
+        # STOCKSYNC_NATS_CHANNEL_CONSUMERS: input from the stream instead of the database.
+        self.feed = channel_feed(svc.settings, channel.tenant_id, channel.code)
 
     def _connect(self) -> Pusher:
         return Pusher(self.svc, self.channel, shared(self.svc, self.channel, self.client))
@@ -77,22 +80,31 @@ class ChannelWorker:
             if not leased:
                 return False, 0
             self.cursor = None  # re-read the stored cursor after (re)taking the lease
+            if self.feed is not None:
+                self.feed.resync()
         if self.cursor is not None:
             with self.svc.uow(tenant, write=False) as uow:
-                if not uow.log.page(self.cursor, 1):
+                if not self._fed(uow).log.page(self.cursor, 1):
                     self._observe(uow, self.cursor, now)
                     return True, 0
         with self.svc.uow(tenant) as uow:
             current = uow.channels.get(code)
             if current is None:
                 return False, 0
-            done = project(uow, current, now)
+            done = project(self._fed(uow), current, now)
             uow.commit()
         self.cursor = done.cursor
         if done.events:
             with self.svc.uow(tenant, write=False) as uow:
                 self._observe(uow, done.cursor, now)
         return True, done.events
+
+    def _fed(self, uow: UnitOfWork) -> UnitOfWork:
+        return uow if self.feed is None else self.feed.view(uow)
+
+    def _register(self, consumer: str) -> None:
+        register_consumer(self.svc.engine, self.svc.settings, self.channel.tenant_id,
+                          self.channel.code, consumer, self.svc.clock())
 
     def _observe(self, uow: UnitOfWork, cursor: int, now: datetime) -> None:
         if self.observed_at is not None and (now - self.observed_at).total_seconds() < 1.0:
@@ -120,6 +132,8 @@ class ChannelWorker:
             if interval is not None and isinstance(connector, PollsOrders):
                 tasks.start_soon(self._poll_orders,
                                  OrderPoller(self.svc, self.channel, connector), interval)
+            if self.feed is not None:
+                tasks.start_soon(self.feed.run, self._leased, self._register)
             await self._push_loop()
 
     def _leased(self) -> bool:
@@ -151,7 +165,7 @@ class ChannelWorker:
             await anyio.sleep(wait)
 
     async def _push_loop(self) -> None:
-        bell = self.svc.bus.subscribe_async(EVENTS)
+        bell = self.svc.bus.subscribe_async(EVENTS) if self.feed is None else self.feed.arrived
         try:
             while True:
                 bell.clear()
@@ -162,7 +176,8 @@ class ChannelWorker:
                     with anyio.move_on_after(wait):
                         await bell.wait()
         finally:
-            self.svc.bus.unsubscribe_async(EVENTS, bell)
+            if self.feed is None:
+                self.svc.bus.unsubscribe_async(EVENTS, bell)
 
     async def _wait_for_channel(self, delay: float) -> None:
         """Back off from a channel that did not answer, but look every few seconds with
@@ -211,6 +226,8 @@ class ChannelWorker:
             leased, read = await anyio.to_thread.run_sync(self._lease_and_project)
             if not leased:
                 return LEASE_SECONDS / 3
+            if self.feed is not None:  # the cursor covering them is committed
+                await self.feed.acknowledge(self.cursor)
             pushed = await self.pusher.push_once()
             self.failures = 0
             self.down = self.probed_up = False

@@ -6,15 +6,20 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 
 from stocksync.app.ports import UnitOfWork
 from stocksync.core.channels import Channel
 from stocksync.storage.channels import rules_to_json
+from stocksync.storage.connections import preview_of
+from stocksync.stream.view import StreamConsumerOut, stream_consumer
 
 
 class ChannelStatusOut(BaseModel):
-    state: Literal["healthy", "degraded", "failing", "paused"] = Field(
-        description="paused: disabled; failing: its pushes or order reads fail now; "
+    state: Literal["healthy", "degraded", "failing", "paused", "preview"] = Field(
+        description="preview: connected, waiting for the merchant to confirm its first "
+        "push (GET /v1/channels/{code}/preview, POST …/confirm); "
+        "paused: disabled; failing: its pushes or order reads fail now; "
         "degraded: lag over STOCKSYNC_ALERT_LAG_SECONDS, or webhooks refused since the "
         "last one accepted; else healthy")
     cursor: int
@@ -50,6 +55,8 @@ class ChannelStatusOut(BaseModel):
     webhooks_refused_since_accepted: bool = Field(
         False, description="no delivery was accepted after the last refusal: the secret "
         "is probably wrong and the orders in them are not counted")
+    stream: StreamConsumerOut | None = Field(
+        None, description="the channel reads the event stream (NATS): its consumer's lag")
 
 
 class ChannelOut(BaseModel):
@@ -75,7 +82,8 @@ def channel_out(uow: UnitOfWork, channel: Channel, now: datetime, *,
     if with_status:
         s = repo.status(channel.code, channel.cursor, now)
         status = ChannelStatusOut(
-            state=s.state(now, degraded_after).value, cursor=s.cursor,
+            state="preview" if _in_preview(uow, channel) else s.state(now, degraded_after).value,
+            cursor=s.cursor,
             head=uow.log_head(), lag_seconds=s.lag_seconds(now),
             pending=s.pending, held=s.held, parked=s.parked,
             oldest_unpushed_at=s.oldest_unpushed_at, last_push_at=s.last_push_at,
@@ -83,7 +91,8 @@ def channel_out(uow: UnitOfWork, channel: Channel, now: datetime, *,
             failing_since=s.failing_since, orders_polled_at=s.orders_polled_at,
             orders_error=s.orders_error, orders_error_at=s.orders_error_at,
             webhooks_refused=s.webhooks_refused, webhook_refused_at=s.webhook_refused_at,
-            webhooks_refused_since_accepted=s.webhooks_refused_since_accepted)
+            webhooks_refused_since_accepted=s.webhooks_refused_since_accepted,
+            stream=stream_consumer(uow, channel, now))
     return ChannelOut(code=channel.code, kind=channel.kind.value, name=channel.name,
                       enabled=channel.enabled, locations=locations, settings=channel.settings,
                       rules=rules, status=status,
@@ -92,3 +101,11 @@ def channel_out(uow: UnitOfWork, channel: Channel, now: datetime, *,
                       if channel.webhook_id else None)
 
 
+def _in_preview(uow: UnitOfWork, channel: Channel) -> bool:
+    """Whether the channel waits for its preview to be confirmed (connect/). Previews are
+    kept by the SQL storage only (storage/connections.py), read in this unit of work's
+    transaction; a unit of work without a SQL connection (the memory twin) has none."""
+    conn = getattr(uow, "conn", None)
+    if not isinstance(conn, Connection):
+        return False
+    return preview_of(conn, channel.tenant_id, channel.code) is not None

@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 
 from stocksync.api.deps import Caller, IdemKey, Svc, Who, write
 from stocksync.api.errors import documented, json_error
+from stocksync.api.routes.channel_content import content_by_sku
 from stocksync.api.routes.channel_views import ChannelOut, channel_out
 from stocksync.api.schemas import LocationCode, Strict
 from stocksync.app.channel_check import ChannelUnreachable, check_credentials
@@ -25,7 +26,8 @@ from stocksync.app.records import WriteContext
 from stocksync.app.service import Stocksync
 from stocksync.channels import registry
 from stocksync.channels.base import DiscoversMapping
-from stocksync.core.channel_rules import ChannelRules, ExternalChanges
+from stocksync.connect.preview import put_in_preview
+from stocksync.core.channel_rules import ChannelRules, ExternalChanges, location_legs
 from stocksync.core.channels import CODE_PATTERN, Channel, ChannelKind
 from stocksync.core.errors import InvalidInput, NotFound
 from stocksync.core.revisions import RevisionBudget, used_today
@@ -59,6 +61,11 @@ class ChannelIn(Strict):
                       Annotated[str, Field(max_length=4000)]] = Field(default_factory=dict)
     rules: RulesIn = Field(default_factory=RulesIn)
     enabled: bool = True
+    initial_sync: Literal["push", "preview"] = Field(
+        "push", description="`preview`: the channel is stored but pushes nothing until "
+        "POST /v1/channels/{code}/confirm (GET …/preview shows what the first push would "
+        "change). `push` (the default here): it starts pushing at once. Channels connected "
+        "by GET /v1/connect/{kind} start in preview")
 
 
 class ChannelPatch(Strict):
@@ -143,7 +150,7 @@ def create_channel(request: Request, body: ChannelIn, svc: Svc, who: Who,
     assert svc.box is not None
     channel = Channel(tenant_id=who.tenant_id, code=body.code, kind=kind, name=body.name,
                       rules=_rules(kind, body.locations, body.rules), settings=body.settings,
-                      enabled=body.enabled)
+                      enabled=body.enabled and body.initial_sync == "push")
     if verify and (unverified := _verified(svc, who, idempotency_key, channel,
                                            body.credentials)) is not None:
         return unverified
@@ -156,6 +163,8 @@ def create_channel(request: Request, body: ChannelIn, svc: Svc, who: Who,
         # cursor 0: the first projection walks the whole log, so the channel starts in sync.
         repo.add(channel, svc.box.seal(body.credentials) if body.credentials else None, 0,
                  ctx.now)
+        if body.initial_sync == "preview":  # stored disabled until confirmed
+            put_in_preview(uow, who.tenant_id, body.code, body.enabled, ctx.now)
         stored = repo.get(body.code)
         assert stored is not None
         return channel_out(uow, stored, ctx.now, with_status=False)
@@ -217,8 +226,9 @@ def change_channel(request: Request, code: Code, body: ChannelPatch, svc: Svc, w
         repo.change(changed, svc.box.seal(credentials) if credentials else None, ctx.now)
         if credentials is not None or body.settings is not None:
             repo.unpark_all(code)  # refusals may have been the old credentials' fault
-        if rules != current.rules:
-            repo.advance(code, 0)  # new rules: recompute every SKU from the whole log
+        if rules != current.rules or \
+                location_legs(settings) != location_legs(current.settings):
+            repo.advance(code, 0)  # new rules or store locations: recompute every SKU
         return channel_out(uow, changed, ctx.now, with_status=False)
 
     return write(request, svc, who, idempotency_key, body, action,
@@ -285,10 +295,12 @@ def list_channel_skus(code: Code, svc: Svc, who: Who, after: str | None = None,
     now = svc.clock()
     capped = channel.kind is ChannelKind.EBAY
     budget = RevisionBudget()
+    content = content_by_sku(svc, who.tenant_id, code, [r.sku for r in rows])  # content sync
     return [{"sku": r.sku, "external_ids": r.external_ids, "wanted": r.wanted,
              "pushed": r.pushed, "pending_since": r.pending_since, "parked": r.parked_reason,
              **({"revisions_left_today": budget.cap - used_today(
-                 int(r.revisions or 0), r.revisions_day, now)} if capped else {})}
+                 int(r.revisions or 0), r.revisions_day, now)} if capped else {}),
+             **({"content": content.get(r.sku)} if content else {})}
             for r in rows]
 
 

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from stocksync.api.deps import Svc
 from stocksync.app.event_file import json_schema
+from stocksync.stream.message import json_schema as stream_event_schema
 
 router = APIRouter(prefix="/v1", tags=["health"])
 
@@ -49,3 +50,10 @@ def ready(request: Request, svc: Svc) -> JSONResponse:
 def event_schema() -> JSONResponse:
     """JSON Schema of event files and the inbound webhook payloads they carry."""
     return JSONResponse(json_schema(), media_type="application/schema+json")
+
+
+@router.get("/schema/stream-events.json", include_in_schema=False)
+def stream_event_json_schema() -> JSONResponse:
+    """JSON Schema of one message published on the NATS event stream (`stocksync stream
+    schema` prints the same)."""
+    return JSONResponse(stream_event_schema(), media_type="application/schema+json")

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from stocksync import metrics
 from stocksync.api.deps import IdemKey, Svc, Who, request_meta, respond, write
 from stocksync.api.errors import render_domain_error
+from stocksync.api.hot import AsyncWho, hot_path
 from stocksync.api.schemas import ReservationIn, ReservationOut
 from stocksync.app import handlers as h
 from stocksync.app.ports import UnitOfWork
@@ -34,8 +35,10 @@ def reservation_out(record: ReservationRecord, now: datetime) -> ReservationOut:
 
 
 @router.post("", status_code=201, response_model=ReservationOut)
-def create_reservation(request: Request, body: ReservationIn, svc: Svc, who: Who,
-                       idempotency_key: IdemKey = None) -> Response:
+async def create_reservation(request: Request, body: ReservationIn, who: AsyncWho,
+                             idempotency_key: IdemKey = None) -> Response:
+    """Hold stock. The hot path: async, no thread hop; concurrent holds of one level are
+    decided together in one transaction, each as if alone (app/hot.py)."""
     kind = ReservationKind(body.kind)
     req = h.NewReservation(
         sku=body.sku, quantity=body.quantity, location=body.location, kind=kind,
@@ -43,11 +46,13 @@ def create_reservation(request: Request, body: ReservationIn, svc: Svc, who: Who
         reference=body.reference,
     )
 
-    def render(record: ReservationRecord) -> tuple[int, Any]:
+    def render(record: Any) -> tuple[int, Any]:
+        assert isinstance(record, ReservationRecord)
         return 201, reservation_out(record, record.created_at).model_dump(mode="json")
 
     meta = request_meta(request, who, idempotency_key, body)
-    outcome = svc.reserve(who.tenant_id, meta, req, render, render_domain_error)
+    outcome = await hot_path(request).reserve(who.tenant_id, meta, req, render,
+                                              render_domain_error)
     if not outcome.replayed:
         metrics.RESERVATIONS.labels("created" if outcome.status == 201 else "refused").inc()
     return respond(meta, outcome)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from stocksync.api.deps import IdemKey, Svc, Who, write
+from stocksync.api.deps import Caller, IdemKey, Svc, Who, request_meta, respond, write
+from stocksync.api.errors import render_domain_error
+from stocksync.api.hot import AsyncSvc, AsyncWho, hot_path
 from stocksync.api.routes.catalog import SkuPath
 from stocksync.api.schemas import (
     MAX_INT64,
@@ -21,6 +24,7 @@ from stocksync.api.schemas import (
 from stocksync.app import handlers as h
 from stocksync.app.ports import UnitOfWork
 from stocksync.app.records import WriteContext
+from stocksync.app.service import Stocksync
 from stocksync.core.errors import InvalidInput, UnknownSku
 from stocksync.core.ledger import Level
 
@@ -31,9 +35,23 @@ AsOfSequence = Annotated[int | None, Query(ge=0, le=MAX_INT64)]
 
 
 @router.post("/movements", status_code=201)
-def record_movement(request: Request, body: MovementIn, svc: Svc, who: Who,
-                    idempotency_key: IdemKey = None) -> Response:
-    """Receive, adjust (signed), count (absolute), sale or transfer (both legs atomic)."""
+async def record_movement(request: Request, body: MovementIn, svc: AsyncSvc, who: AsyncWho,
+                          idempotency_key: IdemKey = None) -> Response:
+    """Receive, adjust (signed), count (absolute), sale or transfer (both legs atomic).
+    A sale takes the hot path (async, coalesced per level: app/hot.py); the others run the
+    general path in a thread."""
+    if body.type == "sale":
+        meta = request_meta(request, who, idempotency_key, body)
+        outcome = await hot_path(request).sell(who.tenant_id, meta, body.sku, body.location,
+                                               body.quantity, _render_movement,
+                                               render_domain_error)
+        return respond(meta, outcome)
+    return await anyio.to_thread.run_sync(_general_movement, request, body, svc, who,
+                                          idempotency_key)
+
+
+def _general_movement(request: Request, body: MovementIn, svc: Svc, who: Who,
+                      idempotency_key: str | None) -> Response:
     movement = h.Movement(
         type=body.type, sku=body.sku, location=body.location, quantity=body.quantity,
         to_location=body.to_location, reason=body.reason, occurred_at=body.occurred_at,
@@ -43,18 +61,20 @@ def record_movement(request: Request, body: MovementIn, svc: Svc, who: Who,
     def action(uow: UnitOfWork, ctx: WriteContext) -> h.MovementResult:
         return h.record_movement(uow, ctx, movement)
 
-    def render(result: h.MovementResult) -> tuple[int, Any]:
-        return 201, {
-            "events": [{"event_id": a.event_id, "type": a.event.type.value, "sku": a.event.sku,
-                        "location": a.event.location, "quantity": a.event.quantity}
-                       for a in result.applied],
-            "levels": [{"sku": a.event.sku, "location": a.event.location,
-                        "on_hand": a.on_hand, "reserved": a.reserved,
-                        "available": (a.on_hand or 0) - (a.reserved or 0),
-                        "version": a.version} for a in result.applied],
-        }
+    return write(request, svc, who, idempotency_key, body, action, _render_movement)
 
-    return write(request, svc, who, idempotency_key, body, action, render)
+
+def _render_movement(result: Any) -> tuple[int, Any]:
+    assert isinstance(result, h.MovementResult)
+    return 201, {
+        "events": [{"event_id": a.event_id, "type": a.event.type.value, "sku": a.event.sku,
+                    "location": a.event.location, "quantity": a.event.quantity}
+                   for a in result.applied],
+        "levels": [{"sku": a.event.sku, "location": a.event.location,
+                    "on_hand": a.on_hand, "reserved": a.reserved,
+                    "available": (a.on_hand or 0) - (a.reserved or 0),
+                    "version": a.version} for a in result.applied],
+    }
 
 
 def _stock(sku: str, deleted: bool, levels: list[Level], seq: int, at: datetime) -> StockOut:
@@ -102,8 +122,26 @@ def _group(levels: list[Level]) -> dict[str, list[Level]]:
     return grouped
 
 
+async def _read_async(request: Request, svc: Stocksync, who: Caller, skus: list[str],
+                      as_of_sequence: int | None, as_of: datetime | None) -> StockListOut:
+    """Live reads on the hot path (no thread hop on PostgreSQL); history replays the log
+    in a thread (the general path)."""
+    if as_of_sequence is not None or as_of is not None:
+        return await anyio.to_thread.run_sync(_read, svc, who, skus, as_of_sequence, as_of)
+    now = svc.clock()
+    snap = await hot_path(request).stock(who.tenant_id, skus, now)
+    current = _group(snap.levels)
+    found, unknown = [], []
+    for sku in dict.fromkeys(skus):
+        if sku not in snap.deleted:
+            unknown.append(sku)
+            continue
+        found.append(_stock(sku, snap.deleted[sku], current.get(sku, []), snap.head, now))
+    return StockListOut(items=found, unknown=unknown, as_of_sequence=snap.head, as_of=now)
+
+
 @router.get("/stock", response_model=StockListOut)
-def read_stock_many(svc: Svc, who: Who,
+async def read_stock_many(request: Request, svc: AsyncSvc, who: AsyncWho,
                     sku: Annotated[list[str], Query(min_length=1,
                                                     max_length=MAX_SKUS_PER_READ)],
                     as_of_sequence: AsOfSequence = None,
@@ -111,7 +149,7 @@ def read_stock_many(svc: Svc, who: Who,
     """Availability of several SKUs in one snapshot. `as_of_sequence` / `as_of` replay the
     ledger to that log position / time; otherwise the answer is live and reports the log
     position it is at least as fresh as."""
-    return _read(svc, who, sku, as_of_sequence, as_of)
+    return await _read_async(request, svc, who, sku, as_of_sequence, as_of)
 
 
 @router.get("/stock/{sku:path}/history")
@@ -136,10 +174,14 @@ def stock_history(sku: SkuPath, svc: Svc, who: Who, location: str | None = None,
 
 
 @router.get("/stock/{sku:path}", response_model=StockOut)
-def read_stock(sku: SkuPath, svc: Svc, who: Who,
-               as_of_sequence: AsOfSequence = None,
-               as_of: Moment | None = None) -> StockOut:
-    result = _read(svc, who, [sku], as_of_sequence, as_of)
+async def read_stock(request: Request, sku: SkuPath, svc: AsyncSvc, who: AsyncWho,
+                     as_of_sequence: AsOfSequence = None,
+                     as_of: Moment | None = None) -> StockOut:
+    result = await _read_async(request, svc, who, [sku], as_of_sequence, as_of)
     if not result.items:
         raise UnknownSku(f"no item with SKU {sku}", sku=sku)
     return result.items[0]
+
+
+# The general path's snapshot read, for callers in a worker thread (the dashboard's pages).
+stock_snapshot = _read
