@@ -12,7 +12,9 @@ from stocksync.app.service import Stocksync
 from stocksync.config import Settings
 from stocksync.core.clock import Clock
 from stocksync.storage.admin import SqlStoreAdmin
+from stocksync.storage.content_store import SqlContentStore
 from stocksync.storage.credentials import CredentialBox, load_or_create_key
+from stocksync.storage.dashboard_reads import SqlDashboardReads
 from stocksync.storage.directory import SqlTenantDirectory
 from stocksync.storage.engine import make_engine
 from stocksync.storage.inbox import SqlInboxStore
@@ -40,9 +42,12 @@ def sql_service(engine: Engine, settings: Settings, clock: Clock,
                 box: CredentialBox | None = None) -> Stocksync:
     """The service on SQL storage over `engine` (also how tests build a second service
     with its own clock on a database that already exists)."""
-    return Stocksync(SqlUnitOfWorkFactory(engine), SqlStoreAdmin(engine), settings, clock,
-                     box=box, tenants=SqlTenantDirectory(engine), inbox=SqlInboxStore(engine),
-                     engine=engine)
+    svc = Stocksync(SqlUnitOfWorkFactory(engine), SqlStoreAdmin(engine), settings, clock,
+                    box=box, tenants=SqlTenantDirectory(engine), inbox=SqlInboxStore(engine),
+                    engine=engine)
+    svc.dashboard_reads = SqlDashboardReads(engine)
+    svc.content_store = SqlContentStore(engine)
+    return svc
 
 
 def memory_service(settings: Settings | None = None, clock: Clock = utc_now,

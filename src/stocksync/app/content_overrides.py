@@ -18,13 +18,10 @@ CONTENT = "content"  # doorbell topic: content changed, the content projector wa
 
 
 def content_store(svc: Stocksync) -> ContentStore:
-    """The service's content store (one per service, built on its engine)."""
-    store = getattr(svc, "_content_store", None)
-    if store is None:
-        from stocksync.storage.content_store import SqlContentStore
-        store = SqlContentStore(svc.engine)
-        svc._content_store = store  # type: ignore[attr-defined]
-    return store  # type: ignore[no-any-return]
+    """The service's content store (bootstrap gives a SQL service one)."""
+    if svc.content_store is None:
+        raise RuntimeError("content sync needs a store: this service was built without one")
+    return svc.content_store
 
 
 def set_channel_content(svc: Stocksync, tenant: str, sku: str, channel: str,

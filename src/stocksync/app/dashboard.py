@@ -7,11 +7,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from stocksync.app.service import Stocksync
-from stocksync.storage import connections
-from stocksync.storage import dashboard_reads as reads
+if TYPE_CHECKING:
+    from stocksync.app.service import Stocksync
+
+
+class DashboardReads(Protocol):
+    """The bounded read-only queries the dashboard needs and no other port offers
+    (storage/dashboard_reads.py)."""
+
+    def tenant_alerts(self, tenant_id: str, limit: int) -> list[dict[str, Any]]: ...
+
+    def inbox_counts(self, tenant_id: str, since: datetime) -> dict[str, int]: ...
+
+    def events_since(self, tenant_id: str, since: datetime) -> tuple[int, bool]: ...
+
+    def active_holds(self, tenant_id: str, sku: str) -> list[dict[str, Any]]: ...
+
+    def reconcile_history(self, tenant_id: str, channel: str | None,
+                          limit: int) -> list[dict[str, Any]]: ...
+
+    def sku_for_barcode(self, tenant_id: str, barcode: str) -> str | None: ...
+
+    def movements_before(self, tenant_id: str, sku: str | None, before: int | None,
+                         limit: int) -> list[dict[str, Any]]: ...
+
+    def latest_drift(self, tenant_id: str) -> dict[str, tuple[float, datetime]]: ...
+
+    def previewed(self, tenant_id: str) -> set[str]: ...
+
+
+def _reads(svc: Stocksync) -> DashboardReads:
+    if svc.dashboard_reads is None:
+        raise RuntimeError("the dashboard needs its read model: this service has none")
+    return svc.dashboard_reads
 
 WEBHOOK_WINDOW = timedelta(hours=24)
 
@@ -27,30 +57,31 @@ class Activity:
 
 def activity(svc: Stocksync, tenant_id: str) -> Activity:
     now = svc.clock()
-    per_minute, at_least = reads.events_since(svc.engine, tenant_id, reads.minute_ago(now))
-    counts = reads.inbox_counts(svc.engine, tenant_id, now - WEBHOOK_WINDOW)
+    reads = _reads(svc)
+    per_minute, at_least = reads.events_since(tenant_id, now - timedelta(minutes=1))
+    counts = reads.inbox_counts(tenant_id, now - WEBHOOK_WINDOW)
     accepted = sum(n for status, n in counts.items() if status != "failed_total")
     return Activity(per_minute, at_least, accepted, counts.get("done", 0),
                     counts["failed_total"])
 
 
 def alerts(svc: Stocksync, tenant_id: str, limit: int = 20) -> list[dict[str, Any]]:
-    return reads.tenant_alerts(svc.engine, tenant_id, limit)
+    return _reads(svc).tenant_alerts(tenant_id, limit)
 
 
 def holds(svc: Stocksync, tenant_id: str, sku: str) -> list[dict[str, Any]]:
-    return reads.active_holds(svc.engine, tenant_id, sku)
+    return _reads(svc).active_holds(tenant_id, sku)
 
 
 def sku_for_barcode(svc: Stocksync, tenant_id: str, barcode: str) -> str | None:
-    return reads.sku_for_barcode(svc.engine, tenant_id, barcode)
+    return _reads(svc).sku_for_barcode(tenant_id, barcode)
 
 
 def movements(svc: Stocksync, tenant_id: str, sku: str | None, before: int | None,
               limit: int = 50) -> list[dict[str, Any]]:
     """Newest first (of one SKU, or every SKU); each with the running balance (on hand,
     reserved, available) after it."""
-    rows = reads.movements_before(svc.engine, tenant_id, sku, before, limit)
+    rows = _reads(svc).movements_before(tenant_id, sku, before, limit)
     for row in rows:
         on_hand, reserved = row["on_hand_after"], row["reserved_after"]
         row["available"] = on_hand - reserved if on_hand is not None and \
@@ -60,19 +91,17 @@ def movements(svc: Stocksync, tenant_id: str, sku: str | None, before: int | Non
 
 def latest_drift(svc: Stocksync, tenant_id: str) -> dict[str, tuple[float, datetime]]:
     """Each channel's drift at its last reconciliation, and when that ran."""
-    return reads.latest_drift(svc.engine, tenant_id)
+    return _reads(svc).latest_drift(tenant_id)
 
 
 def in_preview(svc: Stocksync, tenant_id: str) -> set[str]:
     """The tenant's channels waiting for their preview to be confirmed (connect/)."""
-    with svc.engine.connect() as conn:
-        return {code for tenant, code in connections.previewed_channels(conn)
-                if tenant == tenant_id}
+    return _reads(svc).previewed(tenant_id)
 
 
 def reconcile_history(svc: Stocksync, tenant_id: str, channel: str | None = None,
                       limit: int = 50) -> list[dict[str, Any]]:
-    return reads.reconcile_history(svc.engine, tenant_id, channel, limit)
+    return _reads(svc).reconcile_history(tenant_id, channel, limit)
 
 
 def budget_left(svc: Stocksync, tenant_id: str, code: str) -> str | None:

@@ -41,6 +41,9 @@ from stocksync.core.reservations import ReservationKind, ReservationStatus
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from stocksync.app.content_ports import ContentStore
+    from stocksync.app.dashboard import DashboardReads
+
 T = TypeVar("T")
 log = structlog.get_logger()
 Rendered = tuple[int, object]
@@ -93,6 +96,11 @@ class Stocksync:
         # One connector per channel configuration in this process, shared by its pusher,
         # its order poller and the ingest worker: a platform's rate limit is paced once.
         self.connectors: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
+        # Read models and stores of the features built on top (set by bootstrap): the
+        # dashboard's bounded queries and content sync's store (app/dashboard.py,
+        # app/content_ports.py). None on a store that has none (the memory twin).
+        self.dashboard_reads: DashboardReads | None = None
+        self.content_store: ContentStore | None = None
 
     # ---- plumbing ----------------------------------------------------------------------
 

@@ -6,11 +6,12 @@ tens of thousands of items and events."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from stocksync.storage.connections import previewed_channels
 from stocksync.storage.tables import (
     alerts,
     events,
@@ -132,5 +133,38 @@ def latest_drift(engine: Engine, tenant_id: str) -> dict[str, tuple[float, datet
         return {row.channel: (float(row.drift_rate), row.started_at) for row in rows}
 
 
-def minute_ago(now: datetime) -> datetime:
-    return now - timedelta(minutes=1)
+class SqlDashboardReads:
+    """app.dashboard.DashboardReads over an engine: each query in its own connection."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def tenant_alerts(self, tenant_id: str, limit: int) -> list[dict[str, Any]]:
+        return tenant_alerts(self.engine, tenant_id, limit)
+
+    def inbox_counts(self, tenant_id: str, since: datetime) -> dict[str, int]:
+        return inbox_counts(self.engine, tenant_id, since)
+
+    def events_since(self, tenant_id: str, since: datetime) -> tuple[int, bool]:
+        return events_since(self.engine, tenant_id, since)
+
+    def active_holds(self, tenant_id: str, sku: str) -> list[dict[str, Any]]:
+        return active_holds(self.engine, tenant_id, sku)
+
+    def reconcile_history(self, tenant_id: str, channel: str | None,
+                          limit: int) -> list[dict[str, Any]]:
+        return reconcile_history(self.engine, tenant_id, channel, limit)
+
+    def sku_for_barcode(self, tenant_id: str, barcode: str) -> str | None:
+        return sku_for_barcode(self.engine, tenant_id, barcode)
+
+    def movements_before(self, tenant_id: str, sku: str | None, before: int | None,
+                         limit: int) -> list[dict[str, Any]]:
+        return movements_before(self.engine, tenant_id, sku, before, limit)
+
+    def latest_drift(self, tenant_id: str) -> dict[str, tuple[float, datetime]]:
+        return latest_drift(self.engine, tenant_id)
+
+    def previewed(self, tenant_id: str) -> set[str]:
+        with self.engine.connect() as conn:
+            return {code for tenant, code in previewed_channels(conn) if tenant == tenant_id}
