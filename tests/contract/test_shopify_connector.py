@@ -13,7 +13,7 @@ from typing import Any, ClassVar, TypeVar
 
 import pytest
 
-from stocksync.channels.base import QuantitySet, RateLimited
+from stocksync.channels.base import QuantitySet, RateLimited, level_times
 from stocksync.channels.shopify import ShopifyConnector, verify_webhook
 from stocksync.simulators.shopify import ShopifySimConfig, ShopifySimState, create_app
 from tests.contract.conftest import Serve
@@ -145,12 +145,39 @@ def test_a_crossed_compare_and_set_reports_the_change_and_leaves_the_sale(
     # Stamped when it was read (after the push was sent), so an order placed between
     # the push and the read is known to be in the value and is not counted twice.
     assert report.changed_read_at is not None and report.changed_read_at > before
+    # And, better, as of when Shopify says the level last changed (the sale; updatedAt is
+    # to the second): a read that waited cannot make a later sale look like part of it.
+    as_of = report.changed_as_of["MUG"]
+    assert before.replace(microsecond=0) <= as_of <= report.changed_read_at
     assert report.acknowledged == {"CUP": 6}  # the rest of the batch still went through
     assert shop.available("MUG") == 7 and shop.available("CUP") == 6
     mutations = shop.requests("inventorySetQuantities")
     assert [m["codes"] for m in mutations] == [["CHANGE_FROM_QUANTITY_STALE"], []]
     resent = mutations[1]["variables"]["input"]["quantities"]
     assert [q["quantity"] for q in resent] == [6]
+
+
+def test_levels_read_say_when_shopify_last_changed_them(shop: Shop) -> None:
+    """InventoryQuantity.updatedAt: every change up to it is in the value read and none
+    after it, however long the read waited in the pacer or the pool (app/ingest.py)."""
+    shop.add("MUG", 10)
+    shop.add("CUP", 5)
+
+    async def read_after_a_sale(c: ShopifyConnector) -> Any:
+        await c.discover_mapping(["MUG", "CUP"])
+        time.sleep(1.1)  # the next change lands in a later second than the catalog's
+        sold = datetime.now(UTC).replace(microsecond=0)
+        shop.admin.post("/_sim/orders", json={"line_items": [{"sku": "MUG", "quantity": 2}]}
+                        ).raise_for_status()
+        with level_times() as changed_at:
+            found = await c.fetch_quantities(["MUG", "CUP"])
+        outside = await c.fetch_quantities(["MUG"])  # no collector: nothing recorded
+        return found, changed_at, outside, sold
+
+    found, changed_at, outside, sold = shop.connect(read_after_a_sale)
+    assert found == {"MUG": 8, "CUP": 5} and outside == {"MUG": 8}
+    assert set(changed_at) == {"MUG", "CUP"}
+    assert changed_at["MUG"] >= sold > changed_at["CUP"]
 
 
 def test_a_crossed_compare_and_set_already_at_the_wanted_value_is_reported_not_acked(

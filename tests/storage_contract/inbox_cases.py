@@ -118,3 +118,15 @@ class InboxCases(StorageContract):
                for n in (1, 2, 1)]
         first, second, again = self.svc.inbox.keep(new, self.clock())
         assert first is not None and second is not None and again is None
+
+    def test_a_batch_is_settled_as_done_in_one_call_and_nothing_else(self) -> None:
+        a, b, other = self.keep("a"), self.keep("b"), self.keep("other")
+        self.svc.inbox.claim(self.clock(), HOLD, 10)
+        self.clock.tick(1)
+        self.svc.inbox.settle_many([a, b], self.clock())
+        self.svc.inbox.settle_many([], self.clock())
+        got = {d.delivery_id: d for d in self.svc.inbox.listing(self.tenant, None, 0, 10)}
+        assert [(got[n].status, got[n].processed_at, got[n].claimed_until)
+                for n in ("a", "b")] == [("done", self.clock(), None)] * 2
+        assert got["other"].status == "pending" and got["other"].claimed_until is not None
+        assert other not in {d.id for d in self.svc.inbox.listing(self.tenant, "done", 0, 10)}

@@ -19,6 +19,7 @@ from tests.storage_contract.ledger_cases import LedgerCases
 from tests.storage_contract.log_cases import LogCases
 from tests.storage_contract.one_statement_cases import OneStatementCases
 from tests.storage_contract.report_cases import ReportCases
+from tests.storage_contract.savepoint_cases import SavepointCases
 
 
 @pytest.fixture
@@ -34,5 +35,5 @@ class MemoryStorage:
 
 class TestMemoryStorage(MemoryStorage, LedgerCases, LogCases, HoldCases, CatalogCases,
                         ChannelCases, InboxCases, DirectoryCases, ReportCases,
-                        OneStatementCases):
+                        OneStatementCases, SavepointCases):
     pass

@@ -16,6 +16,7 @@ from tests.storage_contract.ledger_cases import LedgerCases
 from tests.storage_contract.log_cases import LogCases
 from tests.storage_contract.one_statement_cases import OneStatementCases
 from tests.storage_contract.report_cases import ReportCases
+from tests.storage_contract.savepoint_cases import SavepointCases
 from tests.storage_contract.sql_storage import SqlStorage, migrated
 
 
@@ -26,5 +27,6 @@ def storage_home() -> Iterator[object]:
 
 
 class TestPostgresStorage(SqlStorage, LedgerCases, LogCases, HoldCases, CatalogCases,
-                          ChannelCases, InboxCases, DirectoryCases, ReportCases, OneStatementCases):
+                          ChannelCases, InboxCases, DirectoryCases, ReportCases, OneStatementCases,
+                          SavepointCases):
     pass

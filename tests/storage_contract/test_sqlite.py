@@ -18,6 +18,7 @@ from tests.storage_contract.inbox_cases import InboxCases
 from tests.storage_contract.ledger_cases import LedgerCases
 from tests.storage_contract.log_cases import LogCases
 from tests.storage_contract.report_cases import ReportCases
+from tests.storage_contract.savepoint_cases import SavepointCases
 from tests.storage_contract.sql_storage import SqlStorage, migrated
 
 
@@ -30,5 +31,5 @@ def storage_home() -> Iterator[object]:
 
 
 class TestSqliteStorage(SqlStorage, LedgerCases, LogCases, HoldCases, CatalogCases,
-                        ChannelCases, InboxCases, DirectoryCases, ReportCases):
+                        ChannelCases, InboxCases, DirectoryCases, ReportCases, SavepointCases):
     """SQLite takes every hold through the transactional path: no one-step cases."""

@@ -9,7 +9,7 @@ import pytest
 
 from stocksync.app import handlers as h
 from stocksync.app.projector import project
-from stocksync.app.pusher import Pushed, Pusher
+from stocksync.app.pusher import SETTLE_AFTER_ROUNDS, Pushed, Pusher
 from stocksync.app.records import SkuTarget
 from stocksync.channels.base import Rejected, Unavailable
 from stocksync.core.channels import Channel, ChannelKind
@@ -145,6 +145,63 @@ def test_a_push_that_crosses_a_sale_at_the_channel_waits_for_its_order() -> None
     assert anyio.run(pusher.push_once) == Pushed(0, 0, 0)  # its order has the grace
     shop.clock.tick(shop.svc.settings.level_notice_grace_seconds + 1)
     assert "A" in pusher.crossed
+
+
+def test_a_lost_compare_and_set_is_forgotten_once_the_row_is_in_sync() -> None:
+    """A reading kept past its rounds must not be settled later, when the channel has
+    moved on: the row came in sync meanwhile, so the next push starts from scratch."""
+    shop, web = _shop_with(ChannelKind.SHOPIFY, A=3)
+    _push(shop, web, FakeConnector())
+
+    class Crossed(FakeConnector):
+        async def set_quantities(self, changes):  # type: ignore[no-untyped-def]
+            report = await super().set_quantities([])
+            report.changed = {c.sku: 2 for c in changes}
+            return report
+
+    shop.move(h.Movement("receive", "A", "WH", 2))
+    _project(shop, web)
+    pusher = Pusher(shop.svc, shop.reload(web), Crossed())
+    for _ in range(SETTLE_AFTER_ROUNDS):
+        assert anyio.run(pusher.push_once) == Pushed(1, 0, 0)
+        shop.clock.tick(shop.svc.settings.level_notice_grace_seconds + 1)
+    assert pusher.crossed["A"].rounds == SETTLE_AFTER_ROUNDS  # due to settle on its next turn
+    # Before that turn, the ledger comes to what the channel was last known to show.
+    shop.move(h.Movement("sale", "A", "WH", 2))
+    _project(shop, web)
+    assert anyio.run(pusher.push_once) == Pushed(0, 0, 0)  # in sync: nothing to send
+    shop.move(h.Movement("receive", "A", "WH", 4))
+    _project(shop, web)
+    pusher.connector = FakeConnector()
+    assert anyio.run(pusher.push_once) == Pushed(1, 1, 0)
+    assert shop.on_hand("A") == 7  # the old reading (2) was never taken as a sale
+    assert "stock.adjusted" not in shop.log_types()
+    assert "A" not in pusher.crossed
+
+
+def test_a_landed_set_forgets_an_earlier_lost_one() -> None:
+    shop, web = _shop_with(ChannelKind.SHOPIFY, A=3)
+    _push(shop, web, FakeConnector())
+    shop.move(h.Movement("receive", "A", "WH", 2))
+    _project(shop, web)
+
+    class CrossedOnce(FakeConnector):
+        crossed = False
+
+        async def set_quantities(self, changes):  # type: ignore[no-untyped-def]
+            if self.crossed:
+                return await super().set_quantities(changes)
+            self.crossed = True
+            report = await super().set_quantities([])
+            report.changed = {c.sku: 2 for c in changes}
+            return report
+
+    pusher = Pusher(shop.svc, shop.reload(web), CrossedOnce())
+    assert anyio.run(pusher.push_once) == Pushed(1, 0, 0)
+    assert "A" in pusher.crossed
+    shop.clock.tick(shop.svc.settings.level_notice_grace_seconds + 1)
+    assert anyio.run(pusher.push_once) == Pushed(1, 1, 0)
+    assert "A" not in pusher.crossed
 
 
 def test_the_pusher_records_the_channels_push_time() -> None:

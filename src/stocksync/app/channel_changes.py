@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -99,18 +99,31 @@ def summary(result: Any) -> dict[str, Any]:
 
 
 def location_for(svc: Stocksync, channel: Channel, sku: str, wanted: str | None) -> str:
+    """`choose_location`, reading the levels in a transaction of its own."""
+    def levels() -> dict[str, int]:
+        with svc.uow(channel.tenant_id, write=False) as uow:
+            return available_by_location(uow, sku, svc.clock())
+
+    return choose_location(channel, wanted, levels)
+
+
+def choose_location(channel: Channel, wanted: str | None,
+                    levels: Callable[[], Mapping[str, int]]) -> str:
     """Where a channel's sale is taken: the location the payload names; else the channel's
     `online_location` setting (orders placed online carry no location); else the channel's
-    location with the most available (ties: the first listed)."""
+    location with the most available (ties: the first listed), `levels()` read only then."""
     if wanted:
         return wanted
     online = channel.settings.get("online_location")
     if online:
         return online
     locations = list(channel.rules.locations)
-    with svc.uow(channel.tenant_id, write=False) as uow:
-        levels = {lv.location: lv.available for lv in uow.ledger.levels([sku], svc.clock())}
-    return max(locations, key=lambda loc: (levels.get(loc, 0), -locations.index(loc)))
+    found = levels()
+    return max(locations, key=lambda loc: (found.get(loc, 0), -locations.index(loc)))
+
+
+def available_by_location(uow: UnitOfWork, sku: str, now: datetime) -> dict[str, int]:
+    return {lv.location: lv.available for lv in uow.ledger.levels([sku], now)}
 
 
 def count_channel_move(uow: UnitOfWork, ctx: WriteContext, channel: Channel, sku: str,
@@ -135,7 +148,9 @@ def count_channel_move(uow: UnitOfWork, ctx: WriteContext, channel: Channel, sku
     if legs and leg is None:
         return 0  # a location no store location sells from: no target moves
     key = leg_key(sku, leg) if leg is not None else sku  # per store location, if mapped
-    target = repo.targets(channel.code, [key]).get(key)
+    # Locked: what was absorbed is decided from this row and written back relative to it,
+    # so a level accepted concurrently (settle_level) must come wholly before or after.
+    target = repo.targets(channel.code, [key], lock=True).get(key)
     if target is None:
         return 0  # never told this channel anything about the SKU: nothing is expected
     waiting = max(delta, target.unexplained) if delta < 0 < -target.unexplained else \

@@ -33,6 +33,7 @@ from stocksync.channels.base import (
     FetchesOrders,
     ReadsOrderSummaries,
     Rejected,
+    level_times,
 )
 from stocksync.channels.registry import connector_class
 from stocksync.core.channels import Channel
@@ -153,28 +154,17 @@ class Ingestor:
             run_once(self.svc, channel, source, m.key, commit)
             return
         location = location_for(self.svc, channel, m.sku, m.location)
-        movement = h.Movement("sale", m.sku, location, m.quantity, occurred_at=m.occurred_at)
         refused_key = f"{m.key}:refused"
 
-        def sell(uow: UnitOfWork, ctx: WriteContext) -> h.MovementResult:
-            refused = uow.idempotency.lookup(f"ingest:{channel.code}:{refused_key}")
-            if refused is None:
-                count_channel_move(uow, ctx, channel, m.sku, location, -m.quantity,
-                                   m.occurred_at)
-            else:  # refused before, replayed now: the part a level notice took goes back
-                kept = int(json.loads(refused.body or "{}").get("kept") or 0)
-                if kept:
-                    h.record_movement(uow, ctx, h.Movement(
-                        "adjust", m.sku, location, -kept,
-                        reason=f"already counted from {channel.code}'s level notice"))
-            result = h.record_movement(uow, ctx, movement)
+        def sell_once(uow: UnitOfWork, ctx: WriteContext) -> h.MovementResult:
+            result = sell(uow, ctx, channel, m, location)
             if m.occurred_at is not None:  # runs once per key: replays never get here
                 metrics.CHANNEL_SALE_DELAY.labels(channel.kind.value).observe(
                     max((ctx.now - m.occurred_at).total_seconds(), 0.0))
             return result
 
         try:
-            run_once(self.svc, channel, source, m.key, sell)
+            run_once(self.svc, channel, source, m.key, sell_once)
         except DeadLetter as exc:
             if exc.oversold:
                 # Refused here, but the channel did sell: what it shows moved all the same
@@ -227,7 +217,12 @@ class Ingestor:
         # The notice is a hint (its payload may be old): what the channel shows now is the
         # fact, read at `read_at`.
         read_at = self.svc.clock()
-        value = await self.fetch(channel, sku) if self.fetch is not None else None
+        with level_times() as changed_at:
+            value = await self.fetch(channel, sku) if self.fetch is not None else None
+        # Where the platform says when the level last changed, that is what the value is
+        # as of: the read itself may have waited (a busy pool, the API's pacing) while the
+        # channel sold more, and a sale made after `read_at` may be in the value.
+        read_at = changed_at.get(sku, read_at)
         if value is None:
             if m.value is None:
                 return "no-value"
@@ -264,6 +259,23 @@ class Ingestor:
                 "reason": "a channel notice older than the newest one already applied",
                 "occurred_at": m.observed_at.isoformat(),
                 "newest_applied": newest.isoformat()}))
+
+
+def sell(uow: UnitOfWork, ctx: WriteContext, channel: Channel, m: ChannelSale,
+         location: str) -> h.MovementResult:
+    """A channel's sale without a hold, at `location`, in the transaction that claims its
+    key (app/ingest_batch.py applies it the same way, many in one transaction)."""
+    refused = uow.idempotency.lookup(f"ingest:{channel.code}:{m.key}:refused")
+    if refused is None:
+        count_channel_move(uow, ctx, channel, m.sku, location, -m.quantity, m.occurred_at)
+    else:  # refused before, replayed now: the part a level notice took goes back
+        kept = int(json.loads(refused.body or "{}").get("kept") or 0)
+        if kept:
+            h.record_movement(uow, ctx, h.Movement(
+                "adjust", m.sku, location, -kept,
+                reason=f"already counted from {channel.code}'s level notice"))
+    return h.record_movement(uow, ctx, h.Movement("sale", m.sku, location, m.quantity,
+                                                  occurred_at=m.occurred_at))
 
 
 def _numeric_id(value: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -177,7 +178,11 @@ class Channels(Protocol):
 
     def record_push(self, code: str, now: datetime, error: str | None) -> None: ...
 
-    def targets(self, code: str, skus: Iterable[str]) -> dict[str, SkuTarget]: ...
+    def targets(self, code: str, skus: Iterable[str], *,
+                lock: bool = False) -> dict[str, SkuTarget]:
+        """`lock`: hold the rows until the transaction ends (a decision made from them and
+        written back relative to them must not interleave with another writer's)."""
+        ...
 
     def pending_skus(self, code: str) -> set[str]: ...
 
@@ -255,6 +260,12 @@ class UnitOfWork(Protocol):
         """The tenant's newest log position (what a reader has seen up to)."""
         ...
 
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A part of a write transaction that an exception undoes alone: what the block
+        wrote (and deferred) is rolled back, the exception goes on, and what came before
+        it stays for the commit. Without an exception the part joins the transaction."""
+        ...
+
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...
@@ -318,6 +329,11 @@ class InboxStore(Protocol):
 
     def settle(self, delivery_id: int, now: datetime, *, error: str | None = None,
                retry_at: datetime | None = None) -> None: ...
+
+    def settle_many(self, delivery_ids: Sequence[int], now: datetime) -> None:
+        """Settle deliveries as applied, in one statement (a batch the worker applied in
+        one transaction)."""
+        ...
 
 
 class UnitOfWorkFactory(Protocol):

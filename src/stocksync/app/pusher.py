@@ -31,6 +31,22 @@ log = structlog.get_logger()
 # A lost compare-and-set whose value the channel keeps showing this many rounds (each a
 # grace apart) without an order explaining it is settled as a change made in the channel.
 SETTLE_AFTER_ROUNDS = 3
+# A lost compare-and-set's reading older than this (seconds, beyond the grace) is not
+# settled: the channel may have moved since, so the next round reads it again.
+CROSSED_FRESH_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Crossed:
+    """A lost compare-and-set: the value the channel showed instead of the one expected."""
+
+    value: int
+    as_of: datetime  # every change the channel made up to then is in `value`
+    rounds: int  # consecutive lost sets that read this same value
+    read_when: float  # time.monotonic() of the last read
+    # The row's pending_since then: a row that came in sync since (and is pending again
+    # now) has a new story, which this reading is not part of.
+    episode: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +69,9 @@ class Pusher:
         self.revisions = RevisionBudget() if facts.revision_capped else None
         # Without compare-and-set, a channel that sold since our last set is set again.
         self.reassert = not facts.compare_and_set
-        # Lost compare-and-sets: sku -> (value the channel showed, when, rounds). Settled
-        # after the grace, so the order that explains the change is counted first.
-        self.crossed: dict[str, tuple[int, datetime, int]] = {}
+        # Lost compare-and-sets by SKU. Settled after the grace, so the order that explains
+        # the change is counted first; forgotten once a set lands or the row is in sync.
+        self.crossed: dict[str, Crossed] = {}
         rate = channel.settings.get("max_requests_per_second")
         # Connectors that pace their own HTTP calls get the rate themselves (`self_paced`).
         self.pacer = Pacer(float(rate), sleep=anyio.sleep) if rate and \
@@ -111,10 +127,14 @@ class Pusher:
         wanted_then = {t.sku: t.wanted for t in due}
         moves_then = {t.sku: t.channel_moves for t in due}
         grace = timedelta(seconds=self.svc.settings.level_notice_grace_seconds)
+        read_now = time.monotonic()
+        for sku in report.acknowledged:
+            self.crossed.pop(sku, None)  # a set landed: an earlier reading is history
         for sku, value in report.changed.items():
             last = self.crossed.get(sku)
-            rounds = last[2] + 1 if last is not None and last[0] == value else 1
-            self.crossed[sku] = (value, report.changed_read_at or sent_at, rounds)
+            rounds = last.rounds + 1 if last is not None and last.value == value else 1
+            as_of = report.changed_as_of.get(sku) or report.changed_read_at or sent_at
+            self.crossed[sku] = Crossed(value, as_of, rounds, read_now, since.get(sku))
         later = {sku: acked_at + grace for sku in report.changed} | {
             sku: acked_at + timedelta(seconds=max(wait, 0.1))
             for sku, wait in report.pending.items()}
@@ -156,20 +176,28 @@ class Pusher:
         """Rows already in sync are cleared without a call; rows whose compare-and-set was
         lost are settled (their orders had the grace to arrive) and read again."""
         done = [t for t in due if t.in_sync(t.wanted, self.reassert)]
+        for t in done:
+            self.crossed.pop(t.sku, None)
         if done:
             await self._db(lambda repo: repo.acknowledge_many(
                 self.channel.code, {t.sku: t.pushed or 0 for t in done}, now,
                 {t.sku: t.wanted for t in done}, {t.sku: t.channel_moves for t in done},
                 self.reassert))
         due = [t for t in due if t not in done]
-        expected = {t.sku: t.pushed for t in due}
-        crossed = [sku for sku in expected if sku in self.crossed]
+        rows = {t.sku: t for t in due}
+        crossed = [sku for sku in rows if sku in self.crossed]
+        grace = self.svc.settings.level_notice_grace_seconds
         for sku in crossed:
-            value, seen_at, rounds = self.crossed[sku]
-            if value == expected[sku]:
+            lost = self.crossed[sku]
+            value, seen_at = lost.value, lost.as_of
+            if value == rows[sku].pushed:
                 del self.crossed[sku]  # an order counted meanwhile explains the change
                 continue
-            if rounds < SETTLE_AFTER_ROUNDS:
+            if lost.episode != rows[sku].pending_since or \
+                    time.monotonic() - lost.read_when > grace + CROSSED_FRESH_SECONDS:
+                del self.crossed[sku]  # the row moved on, or it was read too long ago
+                continue
+            if lost.rounds < SETTLE_AFTER_ROUNDS:
                 continue  # compare-and-set again: its order may still come
             del self.crossed[sku]
             source = Source(f"crossed:{uuid.uuid4().hex[:12]}")

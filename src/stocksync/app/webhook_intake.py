@@ -14,6 +14,7 @@ from typing import Any, Literal
 import structlog
 
 from stocksync import metrics
+from stocksync.app.group_keep import GroupKeep
 from stocksync.app.ports import NewDelivery
 from stocksync.app.service import INBOX, Stocksync
 from stocksync.core.channels import Channel
@@ -71,6 +72,8 @@ class WebhookIntake:
         self.svc = svc
         # webhook id -> channel and decrypted secrets, briefly, to keep the ack fast.
         self._known: dict[str, Receiver] = {}
+        # Acks arriving together are kept in one transaction (app/group_keep.py).
+        self._group = GroupKeep(svc.inbox.keep, svc.clock)
 
     def receiver(self, webhook_id: str) -> Receiver | None:
         hit = self._known.get(webhook_id)
@@ -119,9 +122,9 @@ class WebhookIntake:
         only_notices = any(isinstance(m, LevelReport) for m in parsed.messages) and not any(
             isinstance(m, ChannelSale | ChannelReturn | OrderNotice) for m in parsed.messages)
         grace = timedelta(seconds=self.svc.settings.level_notice_grace_seconds)
-        stored = self.svc.inbox.keep([NewDelivery(
+        stored = self._group.keep(NewDelivery(
             channel.tenant_id, channel.code, kind, parsed.delivery_id, parsed.topic, headers,
-            body, correlation_id, now + grace if only_notices else None)], now)[0]
+            body, correlation_id, now + grace if only_notices else None))
         if stored is None:
             metrics.WEBHOOKS.labels(kind, "duplicate").inc()
             return Duplicate(parsed.delivery_id)

@@ -7,7 +7,9 @@ Each connector module maps its platform's HTTP failures, in one place, to these 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -41,9 +43,38 @@ class PushReport:
     # When `changed` was read (just before the read was sent): every sale the channel
     # made before it is in those values. None: no later than the push was sent.
     changed_read_at: datetime | None = None
+    # Per SKU of `changed`, when the channel last changed that value, where its API says
+    # (Shopify's InventoryQuantity.updatedAt): better than `changed_read_at`, which a slow
+    # or queued read makes early (a sale made after it may already be in the value).
+    changed_as_of: dict[str, datetime] = field(default_factory=dict)
     # Accepted but not yet applied by the platform (Amazon's ACCEPTED): sku -> seconds to
     # wait before the connector is asked about it again. Not acknowledged, not parked.
     pending: dict[str, float] = field(default_factory=dict)
+
+
+# Levels read by `fetch_quantities` in this context: key -> when the channel last changed
+# that value (a platform's own timestamp). A change the channel made up to then is in the
+# value read and none after it, however late the read ran; connectors whose API states it
+# record it here (see `level_times`).
+_LEVEL_TIMES: ContextVar[dict[str, datetime] | None] = ContextVar("level_times", default=None)
+
+
+@contextmanager
+def level_times() -> Iterator[dict[str, datetime]]:
+    """Collect the times of the levels read inside the block (awaited in this task)."""
+    times: dict[str, datetime] = {}
+    token = _LEVEL_TIMES.set(times)
+    try:
+        yield times
+    finally:
+        _LEVEL_TIMES.reset(token)
+
+
+def note_level_time(key: str, changed_at: datetime) -> None:
+    """A connector read `key`'s level, last changed at the channel at `changed_at`."""
+    times = _LEVEL_TIMES.get()
+    if times is not None:
+        times[key] = max(changed_at, times.get(key, changed_at))
 
 
 @dataclass(frozen=True, slots=True)

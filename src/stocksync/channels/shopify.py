@@ -25,6 +25,7 @@ from stocksync.channels.base import (
     QuantitySet,
     Rejected,
     Unavailable,
+    note_level_time,
 )
 from stocksync.channels.facts import PlatformFacts
 from stocksync.channels.shopify_inventory_wire import (
@@ -38,6 +39,7 @@ from stocksync.channels.shopify_inventory_wire import (
     location_gid,
     search_escape,
 )
+from stocksync.channels.shopify_order_messages import parse_time
 from stocksync.channels.shopify_orders import ShopifyOrderReader
 from stocksync.channels.shopify_throttle import (
     LEVEL_COST_PER_ITEM,
@@ -148,11 +150,14 @@ class ShopifyConnector(PlatformFacts):
             for location_id in ([location_gid(x) for x in self.legs] if self.legs and leg is
                                 None else [self._level_of(key)[1]]):
                 keys_by_level.setdefault((self.mapping[sku], location_id), []).append(key)
-        levels = await self._read_available(list(keys_by_level))
+        times: dict[tuple[str, str], datetime] = {}
+        levels = await self._read_available(list(keys_by_level), times)
         found: dict[str, int] = {}
         for level, qty in levels.items():
             for key in keys_by_level[level] if qty is not None else ():
                 found[key] = found.get(key, 0) + qty
+                if level in times:
+                    note_level_time(key, times[level])
         return found
 
     def _level_of(self, key: str) -> tuple[str, str]:
@@ -241,7 +246,8 @@ class ShopifyConnector(PlatformFacts):
         value over it would erase that sale, so report what Shopify shows now and let the
         pusher wait for the order that explains it."""
         report.changed_read_at = datetime.now(UTC)  # sales before it are in what is read
-        current = await self._read_available([e.level for e in entries])
+        times: dict[tuple[str, str], datetime] = {}
+        current = await self._read_available([e.level for e in entries], times)
         for entry in entries:
             value = current.get(entry.level)
             if value is None:
@@ -250,6 +256,8 @@ class ShopifyConnector(PlatformFacts):
                 # Even when it equals stocksync's value it is reported, not acknowledged:
                 # it was read, not set, and may include a sale whose order comes later.
                 report.changed[entry.sku] = value
+                if entry.level in times:
+                    report.changed_as_of[entry.sku] = times[entry.level]
 
     async def _confirm_replay(self, pending: list[LevelEntry],
                               report: PushReport) -> list[LevelEntry]:
@@ -337,19 +345,28 @@ class ShopifyConnector(PlatformFacts):
             entry.change_from = current.get(entry.level)  # None: not stocked -> Shopify says
 
     # -- reading -------------------------------------------------------------------------------
-    async def _read_available(self, wanted: list[tuple[str, str]]
+    async def _read_available(self, wanted: list[tuple[str, str]],
+                              times: dict[tuple[str, str], datetime] | None = None,
                               ) -> dict[tuple[str, str], int | None]:
-        """`available` per (InventoryItem GID, Location GID): one query per location."""
+        """`available` per (InventoryItem GID, Location GID): one query per location.
+        `times` gets each level's `updatedAt` where Shopify gives it: every change to the
+        level up to then is in the value read, none after it."""
         by_location: dict[str, list[str]] = {}
         for item_id, location_id in wanted:
             by_location.setdefault(location_id, []).append(item_id)
         levels: dict[tuple[str, str], int | None] = {}
+        changed: dict[str, datetime] = {}
         for location_id, item_ids in by_location.items():
-            for item_id, value in (await self._read_at(item_ids, location_id)).items():
+            changed.clear()
+            for item_id, value in (await self._read_at(item_ids, location_id,
+                                                       changed)).items():
                 levels[(item_id, location_id)] = value
+                if times is not None and item_id in changed:
+                    times[(item_id, location_id)] = changed[item_id]
         return levels
 
-    async def _read_at(self, item_ids: list[str], location_id: str) -> dict[str, int | None]:
+    async def _read_at(self, item_ids: list[str], location_id: str,
+                       changed: dict[str, datetime]) -> dict[str, int | None]:
         levels: dict[str, int | None] = {}
         start = 0
         while start < len(item_ids):
@@ -365,9 +382,12 @@ class ShopifyConnector(PlatformFacts):
                 raise
             for item_id, node in zip(batch, data["nodes"], strict=True):
                 level = (node or {}).get("inventoryLevel")
-                levels[item_id] = None if not level else next(
-                    (q["quantity"] for q in level["quantities"] if q["name"] == "available"),
-                    None)
+                available = None if not level else next(
+                    (q for q in level["quantities"] if q["name"] == "available"), None)
+                levels[item_id] = None if available is None else available["quantity"]
+                at = parse_time((available or {}).get("updatedAt"))
+                if at is not None:
+                    changed[item_id] = at
             start += len(batch)
         return levels
 

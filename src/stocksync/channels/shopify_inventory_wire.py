@@ -23,7 +23,9 @@ query StocksyncLevels($ids: [ID!]!, $locationId: ID!) {
   nodes(ids: $ids) {
     ... on InventoryItem {
       id
-      inventoryLevel(locationId: $locationId) { quantities(names: ["available"]) { name quantity } }
+      inventoryLevel(locationId: $locationId) {
+        quantities(names: ["available"]) { name quantity updatedAt }
+      }
     }
   }
 }"""

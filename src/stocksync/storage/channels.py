@@ -124,9 +124,12 @@ class SqlChannels:
 
     # ---- per-SKU targets -----------------------------------------------------------------
 
-    def targets(self, code: str, skus: Iterable[str]) -> dict[str, SkuTarget]:
-        rows = self.conn.execute(select(channel_skus).where(
-            self._sku_where(code), channel_skus.c.sku.in_(list(skus))))
+    def targets(self, code: str, skus: Iterable[str], *,
+                lock: bool = False) -> dict[str, SkuTarget]:
+        query = select(channel_skus).where(self._sku_where(code),
+                                           channel_skus.c.sku.in_(list(skus)))
+        # SQLite has one writer at a time: FOR UPDATE is PostgreSQL's (and not rendered).
+        rows = self.conn.execute(query.with_for_update() if lock else query)
         return {r.sku: sku_target(r) for r in rows}
 
     def pending_skus(self, code: str) -> set[str]:

@@ -129,6 +129,13 @@ def settle(conn: Connection, delivery_id: int, now: datetime, *, error: str | No
                  .values(claimed_until=None, **values))
 
 
+def settle_many(conn: Connection, delivery_ids: Sequence[int], now: datetime) -> None:
+    """Done, every one of `delivery_ids` (one statement)."""
+    if delivery_ids:
+        conn.execute(update(inbox).where(inbox.c.id.in_(list(delivery_ids))).values(
+            status=DONE, processed_at=now, last_error=None, claimed_until=None))
+
+
 def listing(conn: Connection, tenant_id: str, status: str | None, after: int,
             limit: int) -> list[Delivery]:
     query = select(inbox).where(inbox.c.tenant_id == tenant_id, inbox.c.id > after)
@@ -234,6 +241,10 @@ class SqlInboxStore:
                retry_at: datetime | None = None) -> None:
         with self._writing() as conn, conn.begin():
             settle(conn, delivery_id, now, error=error, retry_at=retry_at)
+
+    def settle_many(self, delivery_ids: Sequence[int], now: datetime) -> None:
+        with self._writing() as conn, conn.begin():
+            settle_many(conn, delivery_ids, now)
 
     def keep(self, deliveries: Sequence[NewDelivery], now: datetime) -> list[int | None]:
         with self._writing() as conn, conn.begin():

@@ -3,7 +3,8 @@ and the factory the service opens them with (implements app.ports.UnitOfWorkFact
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine, RootTransaction
@@ -66,6 +67,22 @@ class SqlUnitOfWork:
         """Run `work` at commit, just before COMMIT (it may raise to abort). Hot-row
         updates go here so their row lock is held as briefly as possible."""
         self._deferred.append(work)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """SAVEPOINT ... RELEASE, or ROLLBACK TO it when the block raises (SQLite too: the
+        engine begins its transactions itself, see storage/engine.py)."""
+        assert self.write and self._tx is not None, "a savepoint needs a write transaction"
+        deferred = len(self._deferred)
+        nested = self.conn.begin_nested()
+        try:
+            yield
+        except BaseException:
+            del self._deferred[deferred:]
+            if nested.is_active:
+                nested.rollback()
+            raise
+        nested.commit()
 
     def commit(self) -> None:
         assert self._tx is not None

@@ -159,7 +159,8 @@ class MemoryChannels(Bound):
             for key in keys:
                 del rows[key]
 
-    def targets(self, code: str, skus: Iterable[str]) -> dict[str, SkuTarget]:
+    def targets(self, code: str, skus: Iterable[str], *,
+                lock: bool = False) -> dict[str, SkuTarget]:  # one writer at a time
         return {sku: row.target() for sku in skus if (row := self._sku(code, sku)) is not None}
 
     def pending_skus(self, code: str) -> set[str]:

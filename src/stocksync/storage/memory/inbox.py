@@ -157,3 +157,11 @@ class MemoryInboxStore:
             else:
                 self._set(tx, entry, status=FAILED, attempts=attempts + 1, processed_at=now,
                           last_error=error[:4000], claimed_until=None)
+
+    def settle_many(self, delivery_ids: Sequence[int], now: datetime) -> None:
+        with self.store.writing() as tx:
+            for delivery_id in delivery_ids:
+                entry = self._get(tx, delivery_id, None)
+                if entry is not None:
+                    self._set(tx, entry, status=DONE, processed_at=now, last_error=None,
+                              claimed_until=None)

@@ -3,7 +3,8 @@ one tenant, and the factory the service opens them with."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from stocksync.storage.memory.catalog import MemoryCatalog
@@ -52,6 +53,22 @@ class MemoryUnitOfWork:
     def defer(self, work: Callable[[], None]) -> None:
         """Run `work` just before the commit publishes (it may raise to abort it)."""
         self._deferred.append(work)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """The tables this transaction changed so far are copied, and put back when the
+        block raises (a twin: a copy per savepoint is fine at its sizes)."""
+        tx = self._tx
+        assert tx is not None and self.write, "a savepoint needs a write transaction"
+        kept = {name: dict(table) for name, table in tx.own.items()}
+        deferred = len(self._deferred)
+        try:
+            yield
+        except BaseException:
+            tx.own.clear()
+            tx.own.update(kept)
+            del self._deferred[deferred:]
+            raise
 
     def commit(self) -> None:
         tx = self._tx
