@@ -13,6 +13,7 @@ from stocksync.app.channel_changes import DeadLetter, Source
 from stocksync.app.ingest import Applied, Ingestor
 from stocksync.app.projector import project
 from stocksync.app.records import Delivery
+from stocksync.channels.base import note_level_time
 from stocksync.core.channel_rules import ChannelRules, ExternalChanges
 from stocksync.core.channels import Channel
 from stocksync.core.inbound import ChannelReturn, ChannelSale, InboundMessage, LevelReport
@@ -120,6 +121,28 @@ def test_a_level_changed_in_the_channel_by_a_person_is_accepted_once() -> None:
     assert _apply(shop, web, LevelReport("TEE", None, 8)).adjustments == 1
     assert _apply(shop, web, LevelReport("TEE", None, 8), source="d-2").adjustments == 0
     assert shop.on_hand("TEE") == 8
+
+
+def test_a_level_read_back_is_taken_as_of_when_the_channel_says_it_changed() -> None:
+    """The read may have waited (pacing, a busy pool) while the channel sold more: the
+    level is as of the platform's own time for it, so an order made after that time and
+    before the read was sent is not taken as already in the level."""
+    shop = Shop()
+    web = shop.channel(rules=ChannelRules(("WH",), external_changes=ExternalChanges.ACCEPT))
+    shop.item("TEE", WH=5)
+    _shown(shop, web, "TEE", 5)
+    changed_at = datetime(2026, 3, 2, 8, 58, tzinfo=UTC)
+
+    async def fetch(channel: Channel, sku: str) -> int | None:
+        note_level_time(sku, changed_at)  # what a connector that knows it records
+        return 4
+
+    ingestor = Ingestor(shop.svc, fetch=fetch)
+    done = anyio.run(ingestor.apply, web, [LevelReport("TEE", None, 4)], Source("d-1"))
+    assert done.adjustments == 1
+    with shop.svc.uow(shop.tenant, write=False) as uow:
+        target = uow.channels.targets(web.code, ["TEE"])["TEE"]
+    assert (target.pushed, target.unexplained, target.level_at) == (4, -1, changed_at)
 
 
 def test_a_polled_delivery_is_parsed_and_applied() -> None:
