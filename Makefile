@@ -24,7 +24,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks
 
 test: $(VENV)/.installed lint
-	$(BIN)/pytest -q -n 2 --dist loadgroup -p no:cacheprovider
+	$(BIN)/pytest -q -n 2 --dist loadgroup -p no:cacheprovider --durations=15
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.hot_sku
