@@ -52,10 +52,21 @@ class InboxCases(StorageContract):
         notice = self.keep("n", topic="inventory_levels/update")
         order = self.keep("o")
         other = self.keep("x", channel="pos")
-        taken = self.svc.inbox.claim(self.clock(), HOLD, 10, skip=[(self.tenant, "pos")],
-                                     later=["inventory_levels/update"])
-        assert [d.id for d in taken] == [order, notice]
+        taken = self.svc.inbox.claim(self.clock(), HOLD, 10, skip=[(self.tenant, "pos")])
+        assert [d.id for d in taken] == [notice, order]
         assert [d.id for d in self.svc.inbox.claim(self.clock(), HOLD, 1)] == [other]
+
+    def test_a_full_queue_of_notices_still_lets_its_orders_through(self) -> None:
+        later = ["inventory_levels/update"]
+        notice = self.keep("n", topic="inventory_levels/update")
+        order = self.keep("o")
+        elsewhere = self.keep("n2", channel="pos", topic="inventory_levels/update")
+        taken = self.svc.inbox.claim(self.clock(), HOLD, 10, skip=[(self.tenant, "shop")],
+                                     later=later)
+        assert [d.id for d in taken] == [order, elsewhere]  # not the full queue's notice
+        self.clock.tick(HOLD.total_seconds() + 1)
+        assert [d.id for d in self.svc.inbox.claim(self.clock(), HOLD, 10, later=later)] == \
+            [order, notice, elsewhere]
 
     def test_only_the_holder_of_a_claim_renews_or_releases_it(self) -> None:
         a = self.keep("a")

@@ -320,7 +320,11 @@ class InboxStore(Protocol):
 
     def claim(self, now: datetime, hold: timedelta, limit: int,
               skip: Iterable[tuple[str, str]] = (),
-              later: Collection[str] = ()) -> list[Delivery]: ...
+              later: Collection[str] = ()) -> list[Delivery]:
+        """Up to `limit` due deliveries, held for `hold`; `later` topics after the others.
+        `skip`: (tenant, channel) pairs whose queue is full: with `later`, only their
+        deliveries of those topics are left; without, all of them."""
+        ...
 
     def renew(self, ids: Sequence[int], held_until: datetime, now: datetime,
               hold: timedelta) -> tuple[datetime, set[int]]: ...

@@ -72,14 +72,17 @@ def claim(conn: Connection, now: datetime, hold: timedelta, limit: int,
           later: Collection[str] = ()) -> list[Delivery]:
     """Take up to `limit` due deliveries for `hold`: one statement, so two workers never
     take the same one; a worker that dies lets its claim run out (keep `hold` short and
-    `renew` it while working). `skip`: (tenant, channel) pairs whose queue is full.
-    `later`: topics taken only after every other due delivery (in that order too)."""
+    `renew` it while working). `later`: topics taken only after every other due delivery
+    (in that order too). `skip`: (tenant, channel) pairs whose queue is full: none of their
+    deliveries is taken, or with `later` only those of the `later` topics are left (a
+    queue full of inventory notices must not hold back the orders behind it)."""
     deferred = case((inbox.c.topic.in_(list(later)), 1), else_=0) if later else literal(0)
+    skipped = inbox.c.topic.in_(list(later)) if later else literal(True)
     due = (select(inbox.c.id).where(
         inbox.c.status == PENDING,
         or_(inbox.c.next_attempt_at.is_(None), inbox.c.next_attempt_at <= now),
         or_(inbox.c.claimed_until.is_(None), inbox.c.claimed_until < now),
-        *(not_(and_(inbox.c.tenant_id == tenant, inbox.c.channel == channel))
+        *(not_(and_(inbox.c.tenant_id == tenant, inbox.c.channel == channel, skipped))
           for tenant, channel in skip))
         .order_by(deferred, inbox.c.id).limit(limit))
     if conn.dialect.name == "postgresql":

@@ -113,7 +113,8 @@ class MemoryInboxStore:
                           if e.delivery.status == PENDING
                           and (e.next_attempt_at is None or e.next_attempt_at <= now)
                           and (e.delivery.claimed_until is None or e.delivery.claimed_until < now)
-                          and (e.delivery.tenant_id, e.delivery.channel) not in skipped),
+                          and not ((e.delivery.tenant_id, e.delivery.channel) in skipped
+                                   and (not later or e.delivery.topic in later))),
                          key=lambda e: (e.delivery.topic in later, e.delivery.id))[:limit]
             return [self._set(tx, e, claimed_until=now + hold) for e in due]
 
