@@ -157,6 +157,28 @@ def test_a_channel_sale_that_lands_on_the_value_being_set_is_still_counted_once(
     assert run.channel_sold == 1 and run.api_sold == 1
 
 
+def test_a_rise_is_not_pushed_past_a_sale_the_projector_has_not_seen(world: World) -> None:
+    """A receipt is projected (the channel should show one more), then a sale through the
+    API takes a unit before the projector runs again: the push must not put that unit on
+    sale (it goes only as far as the ledger's levels, which the sale already moved)."""
+    run = _story(world, [("receive", 1), ("project", 0), ("api_sale", 1), ("push", 0)])
+    assert run.api_sold == 1
+
+
+def test_a_lost_compare_and_set_read_before_an_order_was_counted_is_not_settled(
+        world: World) -> None:
+    """The channel is read after three lost compare-and-sets (56), then sells once more and
+    that order is counted (expected 55, right). Settling the old reading afterwards took 56
+    as ours and later accepted the true 55 as a second sale: the ledger one unit low."""
+    run = _story(world, [
+        ("push", 0), ("push", 0), ("push", 0), ("receive", 1), ("push", 0),
+        ("channel_sale", 1), ("deliver", 0), ("project", 0), ("channel_sale", 2), ("push", 0),
+        ("receive", 3), ("project", 0), ("channel_sale", 1), ("push", 0), ("api_sale", 1),
+        ("push", 0), ("api_sale", 2), ("push", 0), ("channel_sale", 1), ("deliver", 0),
+        ("deliver", 0), ("receive", 4)])
+    assert run.channel_sold == 5
+
+
 def _story(world: World, steps: list[tuple[str, int]]) -> Run:
     run = Run(sku=f"P-{next(_skus)}")
     api = world.api

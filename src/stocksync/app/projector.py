@@ -34,6 +34,24 @@ class Projected:
     cursor: int
 
 
+def current_values(uow: UnitOfWork, channel: Channel, skus: list[str],
+                   now: datetime) -> dict[str, tuple[str, int]]:
+    """What `channel` should show for `skus` by the ledger's current state: per target key
+    (the SKU, or `SKU@<store id>` per mapped store location), its SKU and value."""
+    legs = location_legs(channel.settings)
+    available: dict[str, dict[str, int]] = {sku: {} for sku in skus}
+    for level in uow.ledger.levels(skus, now):
+        available[level.sku][level.location] = level.available
+    deleted = uow.catalog.deleted_skus(skus)
+    values: dict[str, tuple[str, int]] = {}
+    for sku in skus:
+        state = SkuState(sku, available[sku], sku in deleted)
+        per_key = leg_quantities(channel.rules, legs, state) if legs else {
+            sku: channel_quantity(channel.rules, state)}
+        values.update({key: (sku, value) for key, value in per_key.items()})
+    return values
+
+
 def project(uow: UnitOfWork, channel: Channel, now: datetime,
             page: int = PAGE) -> Projected:
     """Project one page of the log for `channel` (the caller commits)."""
@@ -54,18 +72,7 @@ def project(uow: UnitOfWork, channel: Channel, now: datetime,
     cursor = events[-1].sequence or channel.cursor
     changed = 0
     if touched:
-        skus = list(touched)
-        available: dict[str, dict[str, int]] = {sku: {} for sku in skus}
-        for level in uow.ledger.levels(skus, now):
-            available[level.sku][level.location] = level.available
-        deleted = uow.catalog.deleted_skus(skus)
-        # Per SKU, or per SKU and mapped store location (target keys `SKU@<store id>`).
-        values: dict[str, tuple[str, int]] = {}
-        for sku in skus:
-            state = SkuState(sku, available[sku], sku in deleted)
-            per_key = leg_quantities(channel.rules, legs, state) if legs else {
-                sku: channel_quantity(channel.rules, state)}
-            values.update({key: (sku, value) for key, value in per_key.items()})
+        values = current_values(uow, channel, list(touched), now)
         existing = repo.targets(channel.code, list(values))
         wanted: list[Wanted] = []
         for key, (sku, value) in values.items():

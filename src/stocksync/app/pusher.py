@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -16,6 +16,7 @@ import structlog
 from stocksync import metrics
 from stocksync.app.channel_changes import DeadLetter, Source, settle_level
 from stocksync.app.ports import Channels
+from stocksync.app.projector import current_values
 from stocksync.app.records import SkuTarget
 from stocksync.app.service import Stocksync
 from stocksync.channels.base import ChannelConnector, DiscoversMapping, QuantitySet, Rejected
@@ -47,6 +48,9 @@ class Crossed:
     # The row's pending_since then: a row that came in sync since (and is pending again
     # now) has a new story, which this reading is not part of.
     episode: datetime | None
+    # The value stocksync expected there when it was read: once the channel's own sales
+    # counted since have moved it, the reading says nothing about now.
+    expected: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,7 @@ class Pusher:
             lambda repo: repo.due(self.channel.code, now, self.connector.max_batch),
             write=False)
         due = [t for t in due if t.wanted is not None]
+        due = await self._within_ledger(due, now)
         due = await self._settle(due, now)
         if self.revisions is not None:
             due = await self._within_budget(due, now)
@@ -123,6 +128,7 @@ class Pusher:
         self._observe_call(started, "ok", None)
         acked_at = self.svc.clock()
         since = {t.sku: t.pending_since for t in due}
+        known = {t.sku: t.pushed for t in due}
 
         wanted_then = {t.sku: t.wanted for t in due}
         moves_then = {t.sku: t.channel_moves for t in due}
@@ -134,7 +140,8 @@ class Pusher:
             last = self.crossed.get(sku)
             rounds = last.rounds + 1 if last is not None and last.value == value else 1
             as_of = report.changed_as_of.get(sku) or report.changed_read_at or sent_at
-            self.crossed[sku] = Crossed(value, as_of, rounds, read_now, since.get(sku))
+            self.crossed[sku] = Crossed(value, as_of, rounds, read_now, since.get(sku),
+                                        known.get(sku))
         later = {sku: acked_at + grace for sku in report.changed} | {
             sku: acked_at + timedelta(seconds=max(wait, 0.1))
             for sku, wait in report.pending.items()}
@@ -172,6 +179,31 @@ class Pusher:
                      channel=self.channel.code, skus=",".join(sorted(report.changed)))
         return Pushed(len(changes), len(report.acknowledged), len(report.rejected))
 
+    async def _within_ledger(self, due: list[SkuTarget], now: datetime) -> list[SkuTarget]:
+        """A rise is pushed only as far as the ledger goes now. A wanted value is computed
+        by the projector from the log, so a sale committed since (through the API, at the
+        till) is not in it yet: pushed as it is, it would put units on sale that another
+        channel has just sold, until the next round. The ledger's levels are written in
+        the sale's own transaction, so they already know."""
+        rising = {t.sku for t in due
+                  if t.pushed is not None and t.wanted is not None and t.wanted > t.pushed}
+        if not rising:
+            return due
+        skus = sorted({split_key(key)[0] for key in rising})
+
+        def read() -> dict[str, tuple[str, int]]:
+            with self.svc.uow(self.channel.tenant_id, write=False) as uow:
+                return current_values(uow, self.channel, skus, now)
+
+        live = await anyio.to_thread.run_sync(read)
+        capped = []
+        for t in due:
+            now_value = live.get(t.sku)
+            if t.sku in rising and now_value is not None and now_value[1] < (t.wanted or 0):
+                t = replace(t, wanted=now_value[1])
+            capped.append(t)
+        return capped
+
     async def _settle(self, due: list[SkuTarget], now: datetime) -> list[SkuTarget]:
         """Rows already in sync are cleared without a call; rows whose compare-and-set was
         lost are settled (their orders had the grace to arrive) and read again."""
@@ -193,9 +225,11 @@ class Pusher:
             if value == rows[sku].pushed:
                 del self.crossed[sku]  # an order counted meanwhile explains the change
                 continue
-            if lost.episode != rows[sku].pending_since or \
-                    time.monotonic() - lost.read_when > grace + CROSSED_FRESH_SECONDS:
-                del self.crossed[sku]  # the row moved on, or it was read too long ago
+            if lost.episode != rows[sku].pending_since or lost.expected != rows[sku].pushed \
+                    or time.monotonic() - lost.read_when > grace + CROSSED_FRESH_SECONDS:
+                # The row moved on (in sync since, or an order counted since the read), or
+                # it was read too long ago: compare-and-set again, which reads it anew.
+                del self.crossed[sku]
                 continue
             if lost.rounds < SETTLE_AFTER_ROUNDS:
                 continue  # compare-and-set again: its order may still come
@@ -213,8 +247,10 @@ class Pusher:
             return due
         fresh: dict[str, SkuTarget] = await self._db(  # type: ignore[assignment]
             lambda repo: repo.targets(self.channel.code, [t.sku for t in due]), write=False)
-        return [fresh[t.sku] for t in due if t.sku in fresh and fresh[t.sku].wanted is not None
-                and not fresh[t.sku].in_sync(fresh[t.sku].wanted, self.reassert)]
+        # Read again as stored: capped at the ledger again before the in-sync test.
+        again = await self._within_ledger([fresh[t.sku] for t in due if t.sku in fresh
+                                           and fresh[t.sku].wanted is not None], now)
+        return [t for t in again if not t.in_sync(t.wanted, self.reassert)]
 
     async def _within_budget(self, due: list[SkuTarget], now: datetime) -> list[SkuTarget]:
         assert self.revisions is not None
